@@ -1,0 +1,28 @@
+"""`ProofAttempt`: the outcome of one attempt at one theorem, as the agent returns it and batch stores it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from prover.lean.types import Theorem
+
+Status = Literal["proved", "failed", "timeout", "error"]
+
+
+@dataclass
+class ProofAttempt:
+    theorem: Theorem
+    status: Status  # proved: passed the soundness gate; failed: budget spent; error: Lean/infra failure
+    proof: str | None = None  # the whole theorem text (statement + proof) that passed the gate
+    error: str | None = None  # one line, for status "error" / "timeout"
+    time: float = 0.0  # wall seconds
+    expansions: int = 0
+    lean_calls: int = 0
+    seed: int = 0
+    lean_version: str | None = None  # which Lean/Mathlib checked the proof
+    graph: Any = field(default=None, repr=False)  # search.graph.SearchGraph, not persisted by batch
+
+    @property
+    def proved(self) -> bool:
+        return self.status == "proved"

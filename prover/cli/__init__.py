@@ -1,0 +1,49 @@
+"""The `prover` command line: parses arguments, wires components, prints. No logic of its own.
+
+Each subcommand lives in its own module with ``register(subparsers)``; the parser stores the handler
+in ``args.func``, which returns the exit code (0 success, 1 "not proved"/"not sound", 2 error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from prover.errors import UserError
+from prover.lean.types import LeanException
+
+# Modules under prover/cli/ that define subcommands, in --help order.
+SUBCOMMANDS: list[str] = []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="prover", description="Neural theorem prover for Lean 4.")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"prover.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except UserError as e:
+        print(f"prover {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except LeanException as e:
+        print(f"prover {args.command}: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"prover {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""One typed config for the whole prover, loaded from TOML or YAML and overridden by CLI flags."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+
+from data.config import BatchConfig
+from prover.errors import UserError
+from prover.lean.config import LeanConfig
+from prover.models.config import GeneratorConfig
+from retrieval.config import RetrievalConfig
+from search.config import SearchConfig
+
+
+class ProverConfig(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    lean: LeanConfig = Field(default_factory=LeanConfig)
+    generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    batch: BatchConfig = Field(default_factory=BatchConfig)
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    *parents, last = key.split(".")
+    node = data
+    for p in parents:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise UserError(f"config override {key!r}: {p!r} is not a section")
+    node[last] = value
+
+
+def load_config(path: Path | None = None, overrides: dict[str, Any] | list[str] | None = None) -> ProverConfig:
+    """Read ``path`` (``.toml``, ``.yaml``/``.yml``), then apply ``overrides``.
+
+    Overrides are ``{"search.max_expansions": 100}`` or CLI-style ``["search.max_expansions=100"]``
+    (values parsed as YAML scalars, so ``true``, ``12``, ``[a, b]`` work).
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"config file not found: {path}")
+        try:
+            text = path.read_text()
+            if path.suffix == ".toml":
+                data = tomllib.loads(text)
+            elif path.suffix in (".yaml", ".yml"):
+                data = yaml.safe_load(text) or {}
+            else:
+                raise UserError(f"config file {path}: use .toml, .yaml or .yml")
+        except (tomllib.TOMLDecodeError, yaml.YAMLError) as e:
+            raise UserError(f"config file {path}: {str(e).splitlines()[0]}") from e
+        if not isinstance(data, dict):
+            raise UserError(f"config file {path}: top level must be a table of sections")
+    items: list[tuple[str, Any]]
+    if isinstance(overrides, dict):
+        items = list(overrides.items())
+    else:
+        items = []
+        for o in overrides or []:
+            if "=" not in o:
+                raise UserError(f"config override {o!r}: expected SECTION.KEY=VALUE")
+            k, v = o.split("=", 1)
+            items.append((k.strip(), yaml.safe_load(v) if v.strip() else None))
+    for k, v in items:
+        if v is not None:
+            _set_dotted(data, k, v)
+    try:
+        return ProverConfig.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        src = f"config file {path}" if path else "config"
+        raise UserError(f"{src}: {where}: {err['msg']}") from e

@@ -1,0 +1,30 @@
+"""The `LeanEnv` protocol: what search, repair and batch runs need from any Lean backend."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from prover.lean.types import CheckResult, TacticResult, TacticState, Theorem
+
+
+@runtime_checkable
+class LeanEnv(Protocol):
+    """A Lean backend (REPL, LeanDojo, replay). Use as a context manager; close() frees processes.
+
+    ``start`` raises `LeanInputError` when Lean rejects the statement; ``run_tactic`` returns a
+    `LeanError` for a failing tactic and raises `LeanTimeout` / `LeanCrashed` for infrastructure faults.
+    """
+
+    def start(self, theorem: Theorem) -> TacticState: ...
+
+    def run_tactic(self, state: TacticState, tactic: str, timeout: float | None = None) -> TacticResult: ...
+
+    def check(self, theorem: Theorem, proof_text: str) -> CheckResult:
+        """Soundness gate: re-check the whole ``proof_text`` (statement + proof) in a fresh env."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> LeanEnv: ...
+
+    def __exit__(self, *exc: object) -> None: ...

@@ -1,0 +1,1 @@
+"""Tactic generators and critics behind small protocols (HF transformers, vLLM, HTTP, automation)."""

@@ -1,0 +1,1 @@
+"""Proof search: the search graph, best-first and multi-perspective search, proof text extraction."""
