@@ -31,3 +31,5 @@ class LeanConfig(BaseModel):
     num_processes: int = 1  # pool size
     allowed_axioms: list[str] = Field(default_factory=lambda: sorted(DEFAULT_ALLOWED_AXIOMS))
     record_path: Path | None = None  # write every request/response to this JSONL file
+    replay_path: Path | None = None  # answer from such a recording instead of running Lean (ReplPool)
+    header_pickle_dir: Path | None = None  # pickle each header env here once; new processes unpickle it
