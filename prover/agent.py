@@ -1,0 +1,279 @@
+"""The agent: one theorem → retrieve → search → proof text → soundness gate → `ProofAttempt`.
+
+```python
+with Agent(load_config("prover.toml")) as agent:
+    attempt = agent.prove(theorem, seed=0)
+```
+
+Components not passed in are built from the config on first use and closed by `Agent.close`:
+the Lean environment (`prover.lean.repl_env.ReplEnv`), the tactic generator
+(`prover.models.build_generator`), the retriever (`retrieval.build_retriever`, only when
+``retrieval.enabled``) and the critic (`prover.models.build_critic`, only for ``search.algorithm =
+"mps"`` with a ``critic`` perspective). Injected components are used as they are and never closed.
+
+`Agent.prove` never raises for something that went wrong with *this* theorem: the attempt's
+``status`` says what happened —
+
+* ``proved``: the search found a proof and `LeanEnv.check` (the soundness gate) accepted the whole text;
+* ``failed``: no sound proof within the budgets, or the frontier ran out (``graph.stop_reason`` says which);
+* ``timeout``: Lean timed out outside the search's own tactic calls (elaborating the statement, or the
+  gate re-checking a proof);
+* ``error``: Lean rejected the statement (`LeanInputError`), crashed on it, kept crashing during the
+  search (``search.max_crashes``), or the generator / critic / retriever raised; ``error`` is one line.
+
+It raises only for problems that would fail every theorem alike — `LeanSetupError` (no Lean / REPL),
+a component that cannot be built (`prover.errors.UserError` such as `ModelLoadError`, a bad config) —
+and `KeyboardInterrupt`. The Lean statement is started before the generator is built, so a missing
+toolchain is reported before a model loads. An exception raised *during* the search (a generation
+server that stops answering, a critic error) ends only this attempt, with status ``error``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from prover.attempt import ProofAttempt
+from prover.config import ProverConfig
+from prover.errors import UserError
+from prover.lean.env import LeanEnv
+from prover.lean.types import (
+    CheckResult,
+    LeanCrashed,
+    LeanException,
+    LeanInputError,
+    LeanSetupError,
+    LeanTimeout,
+    Theorem,
+)
+from prover.models.base import Critic, TacticGenerator
+from retrieval.base import Retriever
+from search import build_search
+from search.engine import SearchStats
+from search.graph import Edge
+from search.proof_text import proof_text
+
+log = logging.getLogger(__name__)
+
+_UNSET: Any = object()
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+class _Gate:
+    """The search's ``accept`` callback: re-checks the whole proof text with `LeanEnv.check`."""
+
+    def __init__(self, env: LeanEnv, theorem: Theorem) -> None:
+        self.env = env
+        self.theorem = theorem
+        self.text: str | None = None
+        self.result: CheckResult | None = None
+        self.rejections: list[str] = []
+
+    def __call__(self, path: list[Edge]) -> bool:
+        text = proof_text(self.theorem, [e.tactic for e in path])
+        try:
+            res = self.env.check(self.theorem, text)
+        except LeanException as e:
+            raise type(e)(f"soundness gate: {e}") from e
+        if res.sound:
+            self.text, self.result = text, res
+            return True
+        reason = "; ".join(res.reasons) or "; ".join(m.data for m in res.messages if m.is_error) or "not sound"
+        self.rejections.append(one_line(reason))
+        log.info("soundness gate rejected a proof of %s: %s", self.theorem.name, one_line(reason))
+        return False
+
+
+class Agent:
+    def __init__(
+        self,
+        config: ProverConfig,
+        *,
+        env: LeanEnv | None = None,
+        generator: TacticGenerator | None = None,
+        retriever: Retriever | None = None,
+        critic: Critic | None = None,
+    ) -> None:
+        self.config = config
+        self._env = env
+        self._generator = generator
+        self._retriever: Retriever | None = retriever if retriever is not None else _UNSET
+        self._critic: Critic | None = critic if critic is not None else _UNSET
+        self._owned: list[Any] = []  # components built here, closed in reverse order
+
+    # ---------------------------------------------------------------------------------------------
+    # Components (built lazily)
+
+    @property
+    def env(self) -> LeanEnv:
+        if self._env is None:
+            from prover.lean.repl_env import ReplEnv  # type: ignore[import-not-found]
+
+            self._env = ReplEnv(self.config.lean)
+            self._owned.append(self._env)
+        return self._env
+
+    @property
+    def generator(self) -> TacticGenerator:
+        if self._generator is None:
+            from prover import models
+
+            self._generator = models.build_generator(self.config.generator)  # type: ignore[attr-defined]
+            self._owned.append(self._generator)
+        return self._generator
+
+    @property
+    def retriever(self) -> Retriever | None:
+        if self._retriever is _UNSET:
+            self._retriever = None
+            if self.config.retrieval.enabled and self.config.retrieval.k > 0:
+                import retrieval
+
+                self._retriever = retrieval.build_retriever(self.config.retrieval)  # type: ignore[attr-defined]
+                if self._retriever is not None:
+                    self._owned.append(self._retriever)
+        return self._retriever
+
+    @property
+    def critic(self) -> Critic | None:
+        if self._critic is _UNSET:
+            self._critic = None
+            s = self.config.search
+            if s.algorithm == "mps" and "critic" in s.mps.perspectives:
+                from prover import models
+
+                build = getattr(models, "build_critic", None)
+                if build is not None:
+                    self._critic = build(self.config.generator)
+                    if self._critic is not None:
+                        self._owned.append(self._critic)
+        return self._critic
+
+    # ---------------------------------------------------------------------------------------------
+
+    def prove(
+        self,
+        theorem: Theorem,
+        seed: int = 0,
+        progress: Callable[[SearchStats], None] | None = None,
+    ) -> ProofAttempt:
+        """One attempt at ``theorem`` (see the module docstring for what each status means)."""
+        t0 = time.monotonic()
+        cfg = self.config
+        attempt = ProofAttempt(theorem=theorem, status="error", seed=seed)
+        env = self.env
+        try:
+            root = env.start(theorem)
+        except Exception as e:  # noqa: BLE001 - classified below; setup errors re-raised
+            return self._failed(attempt, e, t0, reraise=(LeanSetupError, UserError))
+        # Built after Lean accepted the statement (a missing toolchain fails before a model loads).
+        # Failures here are not about this theorem, so they raise.
+        generator, retriever, critic = self.generator, self.retriever, self.critic
+        searcher = build_search(
+            cfg.search,
+            num_tactics=cfg.generator.num_samples,
+            tactic_timeout=cfg.lean.timeout,
+            critic=critic,
+        )
+        seed_everything(generator, seed)
+        gate = _Gate(env, theorem)
+        try:
+            result = searcher.search(
+                env,
+                root,
+                generator,
+                theorem=theorem,
+                retriever=retriever,
+                premises_k=cfg.retrieval.k if retriever is not None else 0,
+                progress=progress,
+                accept=gate,
+            )
+        except Exception as e:  # noqa: BLE001 - one theorem's failure must not stop a batch
+            return self._failed(attempt, e, t0, reraise=(LeanSetupError,))
+        st = result.stats
+        attempt.graph = result.graph
+        attempt.expansions, attempt.lean_calls = st.expansions, st.lean_calls
+        if gate.rejections:
+            result.graph.meta["gate_rejections"] = list(gate.rejections)
+        if result.proved and gate.text is not None:
+            attempt.status = "proved"
+            attempt.proof = gate.text
+            attempt.lean_version = gate.result.lean_version if gate.result else None
+        elif st.stop_reason == "crashes":
+            attempt.status = "error"
+            attempt.error = f"Lean crashed {st.crashes} times during the search"
+        else:
+            attempt.status = "failed"
+        attempt.time = time.monotonic() - t0
+        return attempt
+
+    @staticmethod
+    def _failed(attempt: ProofAttempt, e: Exception, t0: float, reraise: tuple[type[Exception], ...]) -> ProofAttempt:
+        """Turn a per-theorem exception into the attempt's status; re-raise setup problems."""
+        if isinstance(e, reraise):
+            raise e
+        if isinstance(e, LeanInputError):
+            attempt.status, attempt.error = "error", one_line(f"Lean rejected the statement: {e}")
+        elif isinstance(e, LeanTimeout):
+            attempt.status, attempt.error = "timeout", one_line(f"LeanTimeout: {e}")
+        elif isinstance(e, LeanCrashed):
+            attempt.status, attempt.error = "error", one_line(f"LeanCrashed: {e}")
+        else:
+            log.debug("attempt at %s failed", attempt.theorem.name, exc_info=e)
+            attempt.status, attempt.error = "error", one_line(f"{type(e).__name__}: {e}")
+        attempt.time = time.monotonic() - t0
+        return attempt
+
+    # ---------------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        while self._owned:
+            c = self._owned.pop()
+            close = getattr(c, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:  # noqa: BLE001
+                    log.warning("closing %s failed", type(c).__name__, exc_info=True)
+
+    def __enter__(self) -> Agent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def seed_everything(generator: object, seed: int) -> None:
+    """Make sampling reproducible: Python's, NumPy's and torch's RNGs (when loaded), and the generator's
+    own (``set_seed(seed)`` if it has one, else a ``seed`` attribute)."""
+    random.seed(seed)
+    np = sys.modules.get("numpy")
+    if np is not None:
+        np.random.seed(seed % 2**32)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+    todo, seen = [generator], set()
+    while todo:  # wrappers (e.g. a model + automation portfolio) keep the model in ``.model``
+        g = todo.pop()
+        if id(g) in seen:
+            continue
+        seen.add(id(g))
+        set_seed = getattr(g, "set_seed", None)
+        if callable(set_seed):
+            set_seed(seed)
+        elif hasattr(g, "seed") and not callable(g.seed):
+            with contextlib.suppress(AttributeError):
+                g.seed = seed  # type: ignore[attr-defined]
+        inner = getattr(g, "model", None)
+        if inner is not None and hasattr(inner, "generate"):
+            todo.append(inner)

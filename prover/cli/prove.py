@@ -1,0 +1,224 @@
+"""``prover prove``: search for a proof of one theorem and print it.
+
+    prover prove --benchmark minif2f --name mathd_algebra_10 [--split valid]
+    prover prove --file F.lean --theorem NAME
+    prover prove --statement "theorem t (a : Nat) : a + 0 = a := by" [--header "import Mathlib"]
+
+Settings come from ``--config FILE`` (TOML/YAML), then ``--set section.key=value`` (repeatable), then
+the direct flags below. Prints the proof and a one-line summary (``--json``: one JSON object instead).
+Exit status: 0 proved, 1 not proved, 2 error (bad input, Lean setup, status ``error`` / ``timeout``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from prover.errors import UserError
+
+EXIT = {"proved": 0, "failed": 1, "timeout": 2, "error": 2}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "prove",
+        help="search for a proof of one theorem",
+        description="Search for a proof of one theorem; print it and a one-line summary. "
+        "Exit 0 proved, 1 not proved, 2 error.",
+    )
+    what = p.add_argument_group("theorem (one of three ways)")
+    what.add_argument("--benchmark", metavar="B", help="benchmark name (minif2f, proofnet, ...) or a .jsonl path")
+    what.add_argument("--name", metavar="N", help="theorem name in the benchmark")
+    what.add_argument("--split", metavar="S", help="benchmark split (valid | test); default: search both")
+    what.add_argument("--file", type=Path, metavar="F.lean", help="a Lean file")
+    what.add_argument("--theorem", metavar="NAME", help="theorem / lemma name in --file")
+    what.add_argument("--statement", metavar="S", help='statement text, e.g. "theorem t : 1 + 1 = 2 := by"')
+    what.add_argument("--header", metavar="H", help="header for --statement / --file (imports, opens, options)")
+    what.add_argument("--header-file", type=Path, metavar="F", help="read the header from a file")
+
+    cfg = p.add_argument_group("configuration")
+    cfg.add_argument("--config", type=Path, metavar="FILE", help="config file (.toml, .yaml)")
+    cfg.add_argument(
+        "--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a config value (repeatable)"
+    )
+    cfg.add_argument("--backend", help="generator backend (generator.backend: hf | vllm | openai | automation)")
+    cfg.add_argument("--model", help="generator model name or path (generator.model)")
+    cfg.add_argument("--device", help="generator device (generator.device: auto | cpu | cuda)")
+    cfg.add_argument("-n", "--num-samples", type=int, metavar="N", help="tactics per expansion (generator.num_samples)")
+    cfg.add_argument("--algorithm", choices=["best_first", "mps"], help="search algorithm (search.algorithm)")
+    cfg.add_argument("--max-expansions", type=int, metavar="N", help="search.max_expansions")
+    cfg.add_argument("--max-lean-calls", type=int, metavar="N", help="search.max_lean_calls")
+    cfg.add_argument("--max-depth", type=int, metavar="N", help="search.max_depth")
+    cfg.add_argument("--time-limit", type=float, metavar="SECONDS", help="wall time per attempt (search.time_limit)")
+    cfg.add_argument("--tactic-timeout", type=float, metavar="SECONDS", help="per-tactic Lean timeout")
+    cfg.add_argument("--premises", type=int, metavar="K", help="premises per state (retrieval.k; 0 disables retrieval)")
+    cfg.add_argument("--index-dir", type=Path, metavar="DIR", help="retrieval index (retrieval.index_dir)")
+    cfg.add_argument("--benchmark-dir", type=Path, metavar="DIR", help="where benchmark JSONL files are")
+    cfg.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+
+    out = p.add_argument_group("output")
+    out.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    out.add_argument("-o", "--output", type=Path, metavar="F.lean", help="write the proved theorem (with header) here")
+    out.add_argument("--save-tree", type=Path, metavar="F.json", help="write the search graph as JSON")
+    out.add_argument("--no-progress", action="store_true", help="no live progress line")
+    p.set_defaults(func=run)
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """``--set`` items, then direct flags (later wins), as a dict for `load_config`."""
+    ov: dict[str, Any] = {}
+    for item in args.set:
+        if "=" not in item:
+            raise UserError(f"--set {item!r}: expected SECTION.KEY=VALUE")
+        k, v = item.split("=", 1)
+        try:
+            ov[k.strip()] = yaml.safe_load(v) if v.strip() else None
+        except yaml.YAMLError as e:
+            raise UserError(f"--set {item!r}: bad value ({str(e).splitlines()[0]})") from e
+    direct = {
+        "generator.backend": args.backend,
+        "generator.model": args.model,
+        "generator.device": args.device,
+        "generator.num_samples": args.num_samples,
+        "search.algorithm": args.algorithm,
+        "search.max_expansions": args.max_expansions,
+        "search.max_lean_calls": args.max_lean_calls,
+        "search.max_depth": args.max_depth,
+        "search.time_limit": args.time_limit,
+        "search.tactic_timeout": args.tactic_timeout,
+        "retrieval.index_dir": str(args.index_dir) if args.index_dir else None,
+        "batch.benchmark_dir": str(args.benchmark_dir) if args.benchmark_dir else None,
+    }
+    if args.premises is not None:
+        direct["retrieval.k"] = args.premises
+        direct["retrieval.enabled"] = args.premises > 0
+    ov.update({k: v for k, v in direct.items() if v is not None})
+    return ov
+
+
+def run(args: argparse.Namespace) -> int:
+    from prover.agent import Agent
+    from prover.config import load_config
+    from prover.theorems import load_theorem
+
+    config = load_config(args.config, overrides_from_args(args))
+    header = args.header
+    if args.header_file is not None:
+        if not args.header_file.is_file():
+            raise UserError(f"header file not found: {args.header_file}")
+        header = args.header_file.read_text(encoding="utf-8")
+    theorem = load_theorem(
+        benchmark=args.benchmark,
+        name=args.name,
+        split=args.split,
+        benchmark_dir=config.batch.benchmark_dir,
+        file=args.file,
+        theorem=args.theorem,
+        statement=args.statement,
+        header=header,
+    )
+    with Agent(config) as agent, _Progress(theorem.name, enabled=not (args.json or args.no_progress)) as progress:
+        attempt = agent.prove(theorem, seed=args.seed, progress=progress.update)
+
+    graph = attempt.graph
+    stop = graph.stop_reason if graph is not None else None
+    if args.save_tree is not None and graph is not None:
+        graph.meta.setdefault("theorem_source", theorem.source)
+        graph.save(args.save_tree)
+    if args.output is not None and attempt.proof is not None:
+        header_text = theorem.header.rstrip()
+        args.output.write_text((f"{header_text}\n\n" if header_text else "") + attempt.proof.rstrip() + "\n")
+
+    if args.json:
+        obj = {
+            "theorem": theorem.name,
+            "source": theorem.source,
+            "status": attempt.status,
+            "proved": attempt.proved,
+            "proof": attempt.proof,
+            "error": attempt.error,
+            "stop_reason": stop,
+            "time": round(attempt.time, 3),
+            "expansions": attempt.expansions,
+            "lean_calls": attempt.lean_calls,
+            "seed": attempt.seed,
+            "lean_version": attempt.lean_version,
+            "tactics": graph.proof_tactics() if graph is not None and attempt.proved else None,
+            "gate_rejections": graph.meta.get("gate_rejections", []) if graph is not None else [],
+            "stats": graph.meta.get("stats") if graph is not None else None,
+            "tree": str(args.save_tree) if args.save_tree is not None and graph is not None else None,
+        }
+        print(json.dumps(obj, ensure_ascii=False))
+    else:
+        if attempt.proof is not None:
+            print(attempt.proof)
+        print(summary_line(attempt, stop))
+    return EXIT.get(attempt.status, 2)
+
+
+def summary_line(attempt: Any, stop: str | None) -> str:
+    name = attempt.theorem.name
+    counts = f"{attempt.expansions} expansions, {attempt.lean_calls} Lean calls, {attempt.time:.1f}s"
+    if attempt.status == "proved":
+        return f"proved {name}: {counts}"
+    if attempt.status == "failed":
+        why = {
+            "expansions": "expansion budget spent",
+            "lean_calls": "Lean-call budget spent",
+            "time": "time limit reached",
+            "exhausted": "no tactic left to try",
+            "depth": "depth limit reached everywhere",
+            "unsound": "proofs found were rejected by the soundness gate",
+        }.get(stop or "", stop or "no proof")
+        rej = attempt.graph.meta.get("gate_rejections") if attempt.graph is not None else None
+        extra = f"; gate: {rej[-1]}" if rej else ""
+        return f"not proved {name} ({why}{extra}): {counts}"
+    return f"{attempt.status} {name}: {attempt.error}: {counts}"
+
+
+class _Progress:
+    """A live one-line status on stderr (rich), only on a terminal."""
+
+    def __init__(self, name: str, enabled: bool) -> None:
+        self.name = name
+        self.enabled = enabled
+        self._live: Any = None
+        self._last = 0.0
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.console import Console
+
+            console = Console(stderr=True)
+            if console.is_terminal:
+                from rich.live import Live
+                from rich.text import Text
+
+                self._text = Text
+                self._live = Live(Text(f"{self.name}: starting Lean…"), console=console, transient=True)
+                self._live.__enter__()
+        return self
+
+    def update(self, st: Any) -> None:
+        if self._live is None:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.1:
+            return
+        self._last = now
+        self._live.update(
+            self._text(
+                f"{self.name}: {st.expansions} expansions, {st.lean_calls} Lean calls, {st.nodes} states, "
+                f"frontier {st.frontier}, depth {st.max_depth}, {st.errors} errors, {st.elapsed:.1f}s"
+            )
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+            self._live = None
