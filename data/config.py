@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 _REPO = Path(__file__).resolve().parents[1]
 
@@ -20,6 +21,13 @@ def default_benchmark_dir() -> Path:
     sibling = _REPO.parent / "shared" / "benchmarks"
     if sibling.is_dir():
         return sibling
+    return download_dir()
+
+
+def download_dir() -> Path:
+    """Where ``prover data download`` writes: ``$PROVER_BENCHMARK_DIR`` or ``~/.cache/prover/benchmarks``."""
+    if "PROVER_BENCHMARK_DIR" in os.environ:
+        return Path(os.environ["PROVER_BENCHMARK_DIR"])
     return Path.home() / ".cache" / "prover" / "benchmarks"
 
 
@@ -27,5 +35,30 @@ class BatchConfig(BaseModel):
     model_config = {"extra": "forbid"}
 
     benchmark_dir: Path = Field(default_factory=default_benchmark_dir)
-    attempts: int = 1
-    workers: int = 1
+    attempts: int = 1  # K independent attempts per theorem
+    workers: int = 1  # Lean workers (threads, one REPL process each) on this machine
+    seed: int = 0  # attempt i of a theorem runs with seed `seed + i`
+    # Statements flagged `known_issue` (false / vacuous): "mark" runs them and reports them apart,
+    # "skip" leaves them out of the run (listed in the report), "include" treats them like the rest.
+    known_issues: Literal["mark", "skip", "include"] = "mark"
+    retries: int = 1  # re-run an attempt that ended in an infrastructure error, on a fresh agent
+    retry_errors_on_resume: bool = True  # a resumed run re-does attempts whose status is "error"
+    # Generator calls from several workers within `batch_window_ms` are merged into one call (GPU batching).
+    batch_generator_calls: bool = True
+    batch_window_ms: float = 5.0
+    max_batch_states: int = 64
+    # SQLite `synchronous` of the results store: FULL survives power loss, NORMAL only process crashes.
+    db_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    # Ray backend (`--ray auto|ADDRESS`)
+    ray_address: str | None = None
+    ray_generator_actors: int = 1  # 0: every prover actor builds its own generator (e.g. an HTTP endpoint)
+    ray_generator_gpus: float = 1.0  # GPUs per generator actor (0 for CPU-only tests)
+    ray_prover_cpus: float = 1.0  # CPUs per prover actor (one Lean process each)
+    ray_max_restarts: int = 2  # a prover actor that dies is restarted this many times
+
+    @field_validator("attempts", "workers")
+    @classmethod
+    def _positive(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("must be at least 1")
+        return v

@@ -1,0 +1,391 @@
+"""Benchmark loaders: miniF2F / ProofNet JSONL, any user JSONL of the same fields, and ``.lean`` files.
+
+Every loader returns `Theorem`s whose ``header + statement + " sorry"`` is a checkable Lean file. The
+record's other fields go to ``Theorem.meta``: ``split``, ``known_issue`` (``None`` or a one-line reason the
+statement is false or vacuous), ``informal_statement``, ``informal_proof``, and whatever else the row has.
+``meta["key"]`` is the theorem's unique key in a run (its name, or ``proofnet_id`` where names repeat).
+
+Errors are `UserError`s that name the file and line.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prover.errors import UserError
+from prover.lean.types import Theorem
+
+# name -> splits. Files are ``{name}_{split}.jsonl`` in the benchmark directory.
+BENCHMARKS: dict[str, tuple[str, ...]] = {
+    "minif2f": ("valid", "test"),
+    "proofnet": ("valid", "test"),
+    "minif2f_dsv15": ("valid", "test"),
+    "minif2f_rectified": ("test",),
+    "proofnet_dsv15": ("valid", "test"),
+}
+DOWNLOADABLE = ("minif2f", "proofnet")
+
+# miniF2F subjects by name prefix, longest first so `mathd_algebra` wins over `algebra`.
+MINIF2F_SUBJECTS: tuple[str, ...] = (
+    "mathd_algebra",
+    "mathd_numbertheory",
+    "amc",
+    "aime",
+    "imo",
+    "induction",
+    "algebra",
+    "numbertheory",
+)
+
+
+class BenchmarkError(UserError):
+    """A benchmark file or selection the user has to fix (message names file and line)."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Records -> theorems
+
+
+def theorem_from_record(rec: Any, where: str, source: str = "") -> Theorem:
+    """One JSONL object to a `Theorem`; ``where`` (``file:line``) prefixes every error."""
+    if not isinstance(rec, dict):
+        raise BenchmarkError(f"{where}: expected a JSON object, got {type(rec).__name__}")
+    for key in ("name", "formal_statement"):
+        if key not in rec:
+            raise BenchmarkError(f"{where}: missing field {key!r}")
+    for key in ("name", "formal_statement", "header", "split"):
+        if key in rec and rec[key] is not None and not isinstance(rec[key], str):
+            raise BenchmarkError(f"{where}: field {key!r} must be a string")
+    name = rec["name"].strip()
+    stmt = rec["formal_statement"]
+    if not name:
+        raise BenchmarkError(f"{where}: empty 'name'")
+    if not stmt.strip():
+        raise BenchmarkError(f"{where}: empty 'formal_statement'")
+    if re.search(r"(:=\s*(by)?\s*)sorry\s*$", stmt):
+        stmt = re.sub(r"\s*sorry\s*$", "", stmt)  # accept rows that still carry the `sorry`
+    ki = rec.get("known_issue")
+    meta = {k: v for k, v in rec.items() if k not in ("name", "formal_statement", "header")}
+    meta["split"] = rec.get("split") or ""
+    meta["known_issue"] = str(ki) if ki else None
+    meta.setdefault("key", name)
+    meta["origin"] = where
+    return Theorem(name=name, statement=stmt, header=rec.get("header") or "", source=source or where, meta=meta)
+
+
+def read_jsonl(path: Path | str, *, source: str | None = None) -> list[Theorem]:
+    """All rows of a benchmark-style JSONL file (blank lines skipped).
+
+    Keys must be unique: a repeated ``name`` is resolved by ``proofnet_id``/``id`` when the rows have one
+    (the DeepSeek ProofNet file repeats names across books), else it is an error naming both lines.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BenchmarkError(f"{path}: no such file")
+    out: list[Theorem] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        raise BenchmarkError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from e
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{i}"
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise BenchmarkError(f"{where}: invalid JSON ({e.msg}, column {e.colno})") from e
+        split = rec.get("split") if isinstance(rec, dict) else None
+        out.append(theorem_from_record(rec, where, source or (f"{path.name}:{split}" if split else path.name)))
+    return _unique_keys(out)
+
+
+def _unique_keys(theorems: list[Theorem]) -> list[Theorem]:
+    seen: dict[str, Theorem] = {}
+    dup_names = {t.name for t in theorems if sum(1 for u in theorems if u.name == t.name) > 1} if theorems else set()
+    for t in theorems:
+        if t.name in dup_names:
+            alt = t.meta.get("proofnet_id") or t.meta.get("id")
+            if alt:
+                t.meta["key"] = str(alt)
+        key = t.meta["key"]
+        if key in seen:
+            raise BenchmarkError(f"{t.meta['origin']}: duplicate theorem {key!r} (first at {seen[key].meta['origin']})")
+        seen[key] = t
+    return theorems
+
+
+# ---------------------------------------------------------------------------------------------------
+# .lean files
+
+_DECL = re.compile(
+    r"^(?:@\[[^\]]*\]\s*)?(?:(?:private|protected|noncomputable)\s+)*"
+    r"(theorem|lemma|example|instance|def|abbrev)\b\s*([^\s(:{\[⦃]*)",
+    re.M,
+)
+# A line at column 0 that starts a new command ends the previous declaration.
+_COMMAND = re.compile(
+    r"^(?:theorem|lemma|example|instance|def|abbrev|open|namespace|section|end|variable|universe|set_option|"
+    r"noncomputable|private|protected|import|attribute|structure|class|inductive|macro|syntax|notation|"
+    r"local|scoped|@\[|#|/-|--)"
+)
+_SORRY_END = re.compile(r":=\s*(?:by\s+)?sorry\s*$")
+
+
+def _strip_comments_tail(text: str) -> str:
+    """Drop trailing ``-- ...`` line comments and blank lines at the end of a declaration block."""
+    lines = text.rstrip().splitlines()
+    while lines and (not lines[-1].strip() or lines[-1].lstrip().startswith("--")):
+        lines.pop()
+    return "\n".join(lines)
+
+
+def _declaration(block: str) -> tuple[str, str, int] | None:
+    """``(kind, name, offset of the keyword)`` if ``block`` is a declaration (after a docstring)."""
+    i = len(block) - len(block.lstrip())
+    if block.startswith("/--", i):
+        end = block.find("-/", i)
+        if end < 0:
+            return None
+        rest = block[end + 2 :]
+        i = end + 2 + len(rest) - len(rest.lstrip())
+    m = _DECL.match(block, i)
+    if not m:
+        return None
+    kw = block.index(m.group(1), i)
+    return m.group(1), m.group(2), kw
+
+
+def parse_lean(text: str, path: str = "<input>") -> list[Theorem]:
+    """The ``sorry``-proved declarations of a Lean file, each with the commands before it as its header.
+
+    A declaration is ``theorem``/``lemma``/``example``/``instance``/``def`` at column 0 whose body is
+    ``sorry`` (``:= sorry`` or ``:= by sorry``); it runs until the next line at column 0 that starts a
+    command. Its header is the file's text before it minus the other sorry'd declarations (so imports,
+    options, ``open``s, namespaces and proved helper lemmas come along). Statements keep ``:= by`` / ``:=``
+    and start at the keyword (a docstring or attribute before it is dropped).
+    """
+    lines = text.splitlines(keepends=True)
+    starts = [i for i, ln in enumerate(lines) if _COMMAND.match(ln)]
+    if not starts or starts[0] != 0:
+        starts = [0, *starts]
+    blocks = [(s, "".join(lines[s:e])) for s, e in zip(starts, [*starts[1:], len(lines)], strict=True)]
+    # A docstring or attribute line on its own belongs to the declaration after it.
+    merged: list[tuple[int, str]] = []
+    pending: tuple[int, str] | None = None
+    for s, b in blocks:
+        if pending is not None:
+            s, b = pending[0], pending[1] + b
+            pending = None
+        head = b.lstrip()
+        if head.startswith(("/--", "@[")) and _declaration(b) is None:
+            pending = (s, b)
+            continue
+        merged.append((s, b))
+    if pending is not None:
+        merged.append(pending)
+    out: list[Theorem] = []
+    header_parts: list[str] = []
+    n_example = 0
+    for s, b in merged:
+        decl = _declaration(b)
+        body = _strip_comments_tail(b)
+        if decl is None or not _SORRY_END.search(body):
+            header_parts.append(b)
+            continue
+        kind, name, kw = decl
+        if kind == "example" or not name:
+            n_example += 1
+            name = f"{Path(path).stem}_example_{n_example}"
+        stmt = _SORRY_END.sub(lambda mm: ":= by" if "by" in mm.group(0) else ":=", body[kw:])
+        lineno = s + 1 + b[:kw].count("\n")
+        where = f"{path}:{lineno}"
+        meta = {"split": "", "known_issue": None, "key": name, "origin": where, "kind": kind}
+        out.append(Theorem(name=name, statement=stmt, header="".join(header_parts), source=where, meta=meta))
+    return out
+
+
+def load_lean_dir(path: Path | str) -> list[Theorem]:
+    """Every sorry'd declaration of every ``.lean`` file under ``path`` (or of one ``.lean`` file), in
+    path order; names must be unique across files."""
+    path = Path(path)
+    if path.is_file():
+        files = [path]
+    elif path.is_dir():
+        files = sorted(p for p in path.rglob("*.lean") if ".lake" not in p.parts)
+    else:
+        raise BenchmarkError(f"{path}: no such file or directory")
+    if not files:
+        raise BenchmarkError(f"{path}: no .lean files")
+    out: list[Theorem] = []
+    for f in files:
+        try:
+            text = f.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise BenchmarkError(f"{f}: not UTF-8 text") from e
+        out.extend(parse_lean(text, str(f)))
+    if not out:
+        raise BenchmarkError(f"{path}: no theorem with a `sorry` proof found in {len(files)} .lean file(s)")
+    return _unique_keys(out)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Named benchmarks
+
+
+def benchmark_file(name: str, split: str, benchmark_dir: Path | str) -> Path:
+    return Path(benchmark_dir) / f"{name}_{split}.jsonl"
+
+
+def load_benchmark(name: str, split: str | None, benchmark_dir: Path | str) -> list[Theorem]:
+    """A named benchmark (`BENCHMARKS`) at one split, or all its splits when ``split`` is None/"all"."""
+    if name not in BENCHMARKS:
+        raise BenchmarkError(
+            f"unknown benchmark {name!r}: expected one of {', '.join(BENCHMARKS)}, a .jsonl file or a directory "
+            "of .lean files"
+        )
+    splits = BENCHMARKS[name]
+    if split in (None, "", "all"):
+        chosen = list(splits)
+    elif split not in splits:
+        raise BenchmarkError(f"unknown split {split!r} of {name}: expected one of {', '.join(splits)} or all")
+    else:
+        chosen = [split]
+    out: list[Theorem] = []
+    for s in chosen:
+        f = benchmark_file(name, s, benchmark_dir)
+        if not f.is_file():
+            hint = (
+                f"run `prover data download {name}`"
+                if name in DOWNLOADABLE
+                else f"copy {f.name} there from the upstream release"
+            )
+            raise BenchmarkError(f"{f}: not found; {hint}, or set PROVER_BENCHMARK_DIR / batch.benchmark_dir")
+        out.extend(read_jsonl(f, source=f"{name}:{s}"))
+    for t in out:
+        t.meta["benchmark"] = name
+    return _unique_keys(out)
+
+
+def load_theorems(spec: str, split: str | None = None, benchmark_dir: Path | str | None = None) -> list[Theorem]:
+    """``spec`` is a benchmark name, a ``.jsonl`` file, a ``.lean`` file or a directory of ``.lean`` files."""
+    from data.config import default_benchmark_dir
+
+    if spec in BENCHMARKS:
+        return load_benchmark(spec, split, benchmark_dir or default_benchmark_dir())
+    p = Path(spec)
+    if p.suffix == ".jsonl" or (p.is_file() and p.suffix != ".lean"):
+        ts = read_jsonl(p)
+        if split not in (None, "", "all"):
+            ts = [t for t in ts if t.meta.get("split") == split]
+            if not ts:
+                raise BenchmarkError(f"{p}: no theorem with split {split!r}")
+        return ts
+    if p.exists():
+        return load_lean_dir(p)
+    raise BenchmarkError(
+        f"unknown benchmark {spec!r}: expected one of {', '.join(BENCHMARKS)}, a .jsonl file or a directory of "
+        ".lean files"
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Choosing theorems
+
+
+@dataclass
+class Selection:
+    theorems: list[Theorem]  # to run
+    skipped_known: list[Theorem] = field(default_factory=list)  # known_issue, left out (mode "skip")
+
+    @property
+    def marked_known(self) -> list[Theorem]:
+        return [t for t in self.theorems if t.meta.get("known_issue")]
+
+
+def read_name_list(path: Path | str) -> list[str]:
+    """One theorem name per line; blank lines and ``#`` comments ignored."""
+    path = Path(path)
+    if not path.is_file():
+        raise BenchmarkError(f"{path}: no such file (the list of theorem names)")
+    names: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            names.append(line)
+    return names
+
+
+def _matches(name: str, key: str, pattern: str) -> bool:
+    if pattern.startswith("re:"):
+        return re.search(pattern[3:], name) is not None or re.search(pattern[3:], key) is not None
+    return fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(key, pattern)
+
+
+def select(
+    theorems: Sequence[Theorem],
+    *,
+    split: str | None = None,
+    patterns: Iterable[str] = (),
+    names_file: Path | str | None = None,
+    limit: int | None = None,
+    known_issues: str = "mark",
+) -> Selection:
+    """Filter by split, name patterns (shell globs, or ``re:REGEX``; any may match), a file of names, then
+    take the first ``limit``. ``known_issues``: ``mark`` keeps flagged statements (reported apart),
+    ``skip`` leaves them out (listed in ``skipped_known``), ``include`` ignores the flag."""
+    if known_issues not in ("mark", "skip", "include"):
+        raise BenchmarkError(f"known_issues must be mark, skip or include, not {known_issues!r}")
+    ts = list(theorems)
+    if split not in (None, "", "all"):
+        ts = [t for t in ts if t.meta.get("split") in (split, "")]
+    patterns = list(patterns)
+    if patterns:
+        for p in patterns:
+            if p.startswith("re:"):
+                try:
+                    re.compile(p[3:])
+                except re.error as e:
+                    raise BenchmarkError(f"bad name pattern {p!r}: {e}") from e
+        ts = [t for t in ts if any(_matches(t.name, t.meta.get("key", t.name), p) for p in patterns)]
+    if names_file is not None:
+        wanted = read_name_list(names_file)
+        index = {t.meta.get("key", t.name): t for t in ts} | {t.name: t for t in ts}
+        unknown = [n for n in wanted if n not in index]
+        if unknown:
+            more = f" (+{len(unknown) - 5} more)" if len(unknown) > 5 else ""
+            raise BenchmarkError(f"{names_file}: unknown theorem(s) {', '.join(unknown[:5])}{more}")
+        keep = {id(index[n]) for n in wanted}
+        ts = [t for t in ts if id(t) in keep]
+    skipped: list[Theorem] = []
+    if known_issues == "skip":
+        skipped = [t for t in ts if t.meta.get("known_issue")]
+        ts = [t for t in ts if not t.meta.get("known_issue")]
+    elif known_issues == "include":
+        for t in ts:
+            t.meta["known_issue_ignored"] = t.meta.get("known_issue")
+    if limit is not None:
+        if limit < 0:
+            raise BenchmarkError(f"--limit must be >= 0, not {limit}")
+        ts = ts[:limit]
+    return Selection(ts, skipped)
+
+
+def subject_of(theorem: Theorem) -> str:
+    """miniF2F subject by name prefix; ProofNet book; else ``other``."""
+    pid = theorem.meta.get("proofnet_id")
+    if isinstance(pid, str) and "|" in pid:
+        return pid.split("|", 1)[0]
+    name = theorem.name
+    if "_exercise_" in name:
+        return name.split("_exercise_", 1)[0].replace("_", "-")
+    for prefix in MINIF2F_SUBJECTS:
+        if name.startswith(prefix):
+            return prefix
+    return "other"

@@ -1,0 +1,806 @@
+"""`prover batch`: the step prover over every theorem of a selection, K attempts each, in parallel.
+
+Design
+------
+* **Workers are threads** of one process. Each owns an `Agent` whose `LeanEnv` is a `ReplEnv` leasing a
+  REPL process from one shared `ReplPool` (``workers`` processes, header envs cached per process). Lean work
+  happens in those subprocesses, so the GIL is not the bottleneck; and threads can share **one in-process
+  generator** (an HF model or a vLLM engine holds GPU memory once), which separate processes could not. A
+  generator behind HTTP is shared the same way. To go past one machine use the Ray backend
+  (`prover.batch.ray_backend`): prover actors (a process each) and GPU generator actors.
+* **GPU batching across workers**: with several workers the generator is wrapped in `BatchingGenerator`,
+  which merges the ``generate`` calls that arrive within a few milliseconds (or as soon as every worker is
+  waiting) into one batched call, and serialises access to the model.
+* **Agents come from an `AgentFactory`**, a picklable object: ``open(config, workers)`` builds what the
+  workers share (generator, REPL pool) once per process, ``agent(config, shared)`` builds one worker's
+  agent. Tests inject scripted generators / environments through it; Ray ships it to the actors.
+* **The store is written by the driver thread only**, one transaction per finished attempt
+  (`prover.batch.store`). A resumed run skips finished attempts. A full disk does not stop the batch: the
+  rows are held in memory and written when the store accepts writes again; rows that never could be
+  written are dumped to a JSONL file (or stderr) at the end, and the exit status says so.
+* **Faults**: an attempt that ends in an infrastructure ``error`` (Lean crashed, the agent raised) is
+  retried ``batch.retries`` times on a fresh agent; then it is recorded as ``error`` and the batch goes on.
+  A `LeanSetupError` (no Lean, REPL missing) would fail every theorem, so it stops the batch (finished
+  results stay) with its one-line message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from data.benchmarks import subject_of
+from prover.attempt import ProofAttempt
+from prover.batch.store import FINAL, AttemptRow, ResultStore, StoreWriteError
+from prover.config import ProverConfig
+from prover.errors import UserError
+from prover.lean.types import LeanSetupError, Theorem
+
+log = logging.getLogger(__name__)
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def theorem_key(t: Theorem) -> str:
+    return str(t.meta.get("key") or t.name)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Generator batching across worker threads
+
+
+@dataclass
+class _Request:
+    states: list[str]
+    premises: Any
+    n: int
+    kwargs: dict[str, Any]
+    result: list[Any] | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+class BatchingGenerator:
+    """A thread-safe `TacticGenerator` wrapper that merges concurrent ``generate`` calls into one.
+
+    The first caller becomes the leader: it waits up to ``window`` seconds (less when ``callers`` requests
+    are already pending or ``max_states`` states are queued), then sends every pending request with the same
+    ``n`` as one call and hands each caller its slice. Only one call reaches the inner generator at a time,
+    so a model that is not thread-safe is safe behind it. ``calls`` / ``states`` count what was sent.
+    """
+
+    def __init__(self, inner: Any, *, callers: int, window: float = 0.005, max_states: int = 64) -> None:
+        self.inner = inner
+        self.callers = max(1, callers)
+        self.window = window
+        self.max_states = max(1, max_states)
+        self._cv = threading.Condition()
+        self._pending: list[_Request] = []
+        self._busy = False
+        self.calls = 0
+        self.states = 0
+        self.requests = 0
+
+    def set_seed(self, seed: int) -> None:
+        """Per-attempt seeds cannot be applied to a generator shared by concurrent attempts: ignored."""
+
+    def generate(self, states: Sequence[str], premises: Any = None, n: int = 8, **kwargs: Any) -> list[Any]:
+        req = _Request(list(states), premises, n, kwargs)
+        if not req.states:
+            return []
+        with self._cv:
+            self._pending.append(req)
+            self._cv.notify_all()
+            while not req.done:
+                if self._busy:
+                    self._cv.wait()
+                    continue
+                self._busy = True
+                deadline = time.monotonic() + self.window
+                while len(self._pending) < self.callers and self._queued_states() < self.max_states:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cv.wait(remaining)
+                batch = self._take_batch()
+                self._cv.release()
+                try:
+                    self._run(batch)
+                finally:
+                    self._cv.acquire()
+                    self._busy = False
+                    self._cv.notify_all()
+        if req.error is not None:
+            raise req.error
+        assert req.result is not None
+        return req.result
+
+    def _queued_states(self) -> int:
+        return sum(len(r.states) for r in self._pending)
+
+    def _take_batch(self) -> list[_Request]:
+        first = self._pending[0]
+        keys = set(first.kwargs)
+        batch, rest, total = [], [], 0
+        for r in self._pending:
+            if r.n == first.n and set(r.kwargs) == keys and (not batch or total + len(r.states) <= self.max_states):
+                batch.append(r)
+                total += len(r.states)
+            else:
+                rest.append(r)
+        self._pending = rest
+        return batch
+
+    def _run(self, batch: list[_Request]) -> None:
+        states = [s for r in batch for s in r.states]
+        premises = None
+        if any(r.premises is not None for r in batch):
+            premises = [p for r in batch for p in (r.premises if r.premises is not None else [[]] * len(r.states))]
+        kwargs: dict[str, Any] = {}
+        for key in batch[0].kwargs:
+            vals = [r.kwargs[key] for r in batch]
+            if all(isinstance(v, list | tuple) and len(v) == len(r.states) for v, r in zip(vals, batch, strict=True)):
+                kwargs[key] = [x for v in vals for x in v]  # per-state (e.g. contexts): concatenate
+            else:
+                kwargs[key] = vals[0]
+        self.calls += 1
+        self.states += len(states)
+        self.requests += len(batch)
+        try:
+            out = self.inner.generate(states, premises, batch[0].n, **kwargs)
+            if len(out) != len(states):
+                raise RuntimeError(f"generator returned {len(out)} results for {len(states)} states")
+            i = 0
+            for r in batch:
+                r.result = list(out[i : i + len(r.states)])
+                i += len(r.states)
+        except BaseException as e:  # noqa: BLE001 - every caller of the batch gets the exception
+            for r in batch:
+                r.error = e
+        for r in batch:
+            r.done = True
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if callable(close):
+            close()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Agent factory
+
+
+@dataclass
+class Shared:
+    """What the workers of one process share: the generator and the REPL pool (None when not used)."""
+
+    generator: Any = None
+    pool: Any = None
+    owned: list[Any] = field(default_factory=list)
+
+    def close(self) -> None:
+        while self.owned:
+            obj = self.owned.pop()
+            with contextlib.suppress(Exception):
+                obj.close()
+
+
+class AgentFactory:
+    """Builds the agents of batch workers; picklable, so Ray can ship it to actors.
+
+    ``generator(config)`` builds the shared tactic generator (default `prover.models.build_generator`);
+    ``env(config, pool)`` builds one worker's `LeanEnv` (default a `ReplEnv` on the shared `ReplPool`);
+    ``agent(config, env=, generator=)`` builds the agent (default `prover.agent.Agent`). Pass module-level
+    callables or picklable objects when the factory must travel to Ray actors.
+    """
+
+    def __init__(
+        self,
+        generator: Callable[[ProverConfig], Any] | None = None,
+        env: Callable[[ProverConfig, Any], Any] | None = None,
+        agent: Callable[..., Any] | None = None,
+    ) -> None:
+        self.generator_fn = generator
+        self.env_fn = env
+        self.agent_fn = agent
+
+    def build_generator(self, config: ProverConfig) -> Any:
+        if self.generator_fn is not None:
+            return self.generator_fn(config)
+        from prover.models import build_generator
+
+        return build_generator(config.generator)
+
+    def open(self, config: ProverConfig, workers: int, *, generator: Any = None) -> Shared:
+        """Build the shared parts for ``workers`` threads (``generator`` given: use it, e.g. a Ray proxy)."""
+        shared = Shared()
+        try:
+            if generator is None:
+                generator = self.build_generator(config)
+                shared.owned.append(generator)
+            if workers > 1 and config.batch.batch_generator_calls and not getattr(generator, "thread_safe", False):
+                generator = BatchingGenerator(
+                    generator,
+                    callers=workers,
+                    window=config.batch.batch_window_ms / 1000.0,
+                    max_states=config.batch.max_batch_states,
+                )
+            shared.generator = generator
+            if self.env_fn is None:
+                from prover.lean.pool import ReplPool
+
+                lean = config.lean.model_copy(update={"num_processes": workers})
+                shared.pool = ReplPool(lean)
+                shared.owned.append(shared.pool)
+        except BaseException:
+            shared.close()
+            raise
+        return shared
+
+    def agent(self, config: ProverConfig, shared: Shared) -> tuple[Any, list[Any]]:
+        """One worker's agent and the objects to close with it."""
+        if self.env_fn is not None:
+            env = self.env_fn(config, shared.pool)
+        else:
+            from prover.lean.repl_env import ReplEnv
+
+            env = ReplEnv(config.lean, pool=shared.pool)
+        make = self.agent_fn
+        if make is None:
+            from prover.agent import Agent
+
+            make = Agent
+        agent = make(config, env=env, generator=shared.generator)
+        return agent, [agent, env]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Jobs and workers
+
+
+@dataclass
+class Job:
+    theorem: Theorem
+    attempt: int
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return theorem_key(self.theorem)
+
+
+class FatalError(Exception):
+    """Something that would fail every attempt (Lean missing, bad config): the batch stops."""
+
+
+def _retryable(error: str | None) -> bool:
+    return not (error or "").startswith("Lean rejected the statement")
+
+
+def row_from_attempt(job: Job, attempt: ProofAttempt, *, worker: str, started: float, tries: int) -> AttemptRow:
+    return AttemptRow(
+        theorem=job.key,
+        attempt=job.attempt,
+        seed=job.seed,
+        status=attempt.status,
+        proof=attempt.proof if attempt.status == "proved" else None,
+        error=one_line(attempt.error) if attempt.error else None,
+        time=float(attempt.time),
+        expansions=int(attempt.expansions),
+        lean_calls=int(attempt.lean_calls),
+        lean_version=attempt.lean_version,
+        worker=worker,
+        started=started,
+        finished=time.time(),
+        tries=tries,
+    )
+
+
+class Worker:
+    """One Lean worker: runs jobs with its agent; an infrastructure error is retried on a fresh agent."""
+
+    def __init__(self, factory: AgentFactory, config: ProverConfig, shared: Shared, name: str) -> None:
+        self.factory, self.config, self.shared, self.name = factory, config, shared, name
+        self._agent: Any = None
+        self._closers: list[Any] = []
+
+    def _get_agent(self) -> Any:
+        if self._agent is None:
+            self._agent, self._closers = self.factory.agent(self.config, self.shared)
+        return self._agent
+
+    def reset(self) -> None:
+        closers, self._closers, self._agent = self._closers, [], None
+        for c in closers:
+            with contextlib.suppress(Exception):
+                c.close()
+
+    def run(self, job: Job) -> AttemptRow:
+        started = time.time()
+        spent = 0.0
+        tries = 0
+        while True:
+            tries += 1
+            t0 = time.monotonic()
+            try:
+                attempt = self._get_agent().prove(job.theorem, seed=job.seed)
+            except (LeanSetupError, UserError) as e:
+                raise FatalError(f"{type(e).__name__}: {e}") from e
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as e:  # noqa: BLE001 - the worker "died": rebuild it, keep the batch going
+                log.warning("worker %s: attempt at %s raised %s", self.name, job.key, one_line(e))
+                log.debug("traceback", exc_info=True)
+                self.reset()
+                attempt = ProofAttempt(
+                    theorem=job.theorem,
+                    status="error",
+                    error=one_line(f"worker crashed: {type(e).__name__}: {e}"),
+                    time=time.monotonic() - t0,
+                    seed=job.seed,
+                )
+            spent += attempt.time
+            if attempt.status == "error" and tries <= self.config.batch.retries and _retryable(attempt.error):
+                log.info("retrying %s attempt %d after: %s", job.key, job.attempt, attempt.error)
+                self.reset()
+                continue
+            attempt.time = spent
+            return row_from_attempt(job, attempt, worker=self.name, started=started, tries=tries)
+
+    def close(self) -> None:
+        self.reset()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Backends
+
+
+class Backend:
+    """Runs jobs and hands each finished `AttemptRow` to ``on_row`` (called in the driver thread)."""
+
+    name = "base"
+
+    def run(self, jobs: list[Job], on_row: Callable[[AttemptRow], None], stop: threading.Event) -> str | None:
+        """Returns a fatal message, or None."""
+        raise NotImplementedError
+
+
+class LocalBackend(Backend):
+    """``workers`` threads in this process sharing one generator and one REPL pool."""
+
+    name = "local"
+
+    def __init__(self, config: ProverConfig, factory: AgentFactory, workers: int) -> None:
+        self.config, self.factory, self.workers = config, factory, workers
+        self.shared: Shared | None = None
+        self.generator_stats: dict[str, Any] = {}  # merged generator calls (`BatchingGenerator`), after the run
+
+    def run(self, jobs: list[Job], on_row: Callable[[AttemptRow], None], stop: threading.Event) -> str | None:
+        if not jobs:
+            return None
+        n = min(self.workers, len(jobs))
+        try:
+            self.shared = self.factory.open(self.config, n)
+        except (LeanSetupError, UserError) as e:
+            return f"{type(e).__name__}: {e}"
+        jobq: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        for j in jobs:
+            jobq.put(j)
+        results: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        fatal: list[str] = []
+
+        def loop(i: int) -> None:
+            assert self.shared is not None
+            worker = Worker(self.factory, self.config, self.shared, f"local-{i}")
+            try:
+                while not stop.is_set():
+                    try:
+                        job = jobq.get_nowait()
+                    except queue.Empty:
+                        break
+                    try:
+                        results.put(("row", worker.run(job)))
+                    except FatalError as e:
+                        results.put(("fatal", str(e)))
+                        stop.set()
+                        break
+                    except BaseException as e:  # noqa: BLE001 - never lose the thread silently
+                        results.put(("row", _error_row(job, worker.name, f"worker crashed: {e!r}")))
+            finally:
+                worker.close()
+                results.put(("exit", i))
+
+        threads = [threading.Thread(target=loop, args=(i,), name=f"batch-worker-{i}", daemon=True) for i in range(n)]
+        for t in threads:
+            t.start()
+        alive = n
+        try:
+            while alive:
+                try:
+                    kind, value = results.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if kind == "row":
+                    on_row(value)
+                elif kind == "fatal":
+                    if not fatal:
+                        fatal.append(value)
+                        print(f"prover batch: stopping: {value}; waiting for the running attempts", file=sys.stderr)
+                else:
+                    alive -= 1
+        finally:
+            stop.set()
+            self.close()  # on Ctrl-C this kills the REPLs of the running attempts: they are redone on resume
+        return fatal[0] if fatal else None
+
+    def close(self) -> None:
+        if self.shared is not None:
+            g = self.shared.generator
+            if isinstance(g, BatchingGenerator):
+                self.generator_stats = {"calls": g.calls, "states": g.states, "requests": g.requests}
+            self.shared.close()
+            self.shared = None
+
+
+def _error_row(job: Job, worker: str, error: str) -> AttemptRow:
+    return AttemptRow(
+        theorem=job.key, attempt=job.attempt, seed=job.seed, status="error", error=one_line(error), worker=worker
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Progress
+
+
+class ProgressView:
+    """A live bar (rich) on a terminal; elsewhere (Slurm logs, pipes) one status line every ``interval`` s."""
+
+    def __init__(self, *, enabled: bool = True, interval: float = 30.0, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.interval = interval
+        self.live = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._progress: Any = None
+        self._task: Any = None
+        self._last = 0.0
+        self.total = 0
+        self.done = 0
+        self.counts = {"proved": 0, "failed": 0, "timeout": 0, "error": 0}
+        self.solved: set[str] = set()
+        self.n_theorems = 0
+        self.t0 = time.monotonic()
+
+    def start(self, total: int, n_theorems: int, solved: Iterable[str]) -> None:
+        self.total, self.n_theorems, self.solved = total, n_theorems, set(solved)
+        self.t0 = time.monotonic()
+        if self.live:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("[bold]batch"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[status]}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=Console(file=self.stream),
+                transient=False,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("batch", total=total, status=self._status())
+        elif self.enabled:
+            print(f"prover batch: {total} attempts to run over {n_theorems} theorems", file=self.stream)
+
+    def _status(self) -> str:
+        c = self.counts
+        return (
+            f"solved {len(self.solved)}/{self.n_theorems} | proved {c['proved']} failed {c['failed']} "
+            f"timeout {c['timeout']} error {c['error']}"
+        )
+
+    def update(self, row: AttemptRow) -> None:
+        self.done += 1
+        self.counts[row.status] = self.counts.get(row.status, 0) + 1
+        if row.status == "proved":
+            self.solved.add(row.theorem)
+        if self._progress is not None:
+            self._progress.update(self._task, advance=1, status=self._status())
+        elif self.enabled and (time.monotonic() - self._last >= self.interval or self.done == self.total):
+            self._last = time.monotonic()
+            elapsed = time.monotonic() - self.t0
+            eta = elapsed / self.done * (self.total - self.done) if self.done else 0.0
+            print(
+                f"prover batch: {self.done}/{self.total} attempts | {self._status()} | "
+                f"elapsed {_hms(elapsed)} ETA {_hms(eta)}",
+                file=self.stream,
+                flush=True,
+            )
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def _hms(s: float) -> str:
+    s = int(s)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# The batch
+
+
+@dataclass
+class BatchSummary:
+    run_dir: Path
+    todo: int = 0  # attempts this invocation had to run
+    ran: int = 0  # attempts it finished
+    counts: dict[str, int] = field(default_factory=dict)
+    skipped_done: int = 0  # attempts already in the store
+    wall: float = 0.0
+    fatal: str | None = None
+    interrupted: bool = False
+    unsaved: int = 0
+    unsaved_path: str | None = None
+    generator: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return self.ran == self.todo and not self.fatal and not self.unsaved
+
+
+FINGERPRINT_SECTIONS = ("generator", "search", "retrieval")
+
+
+def config_fingerprint(config: ProverConfig) -> dict[str, Any]:
+    """The parts of the config that change what a run measures (not paths, workers or limits of Lean)."""
+    data = json.loads(config.model_dump_json())
+    return {k: data.get(k) for k in FINGERPRINT_SECTIONS}
+
+
+def _diff(a: Any, b: Any, path: str = "") -> str | None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            d = _diff(a.get(k), b.get(k), f"{path}.{k}" if path else k)
+            if d:
+                return d
+        return None
+    return None if a == b else f"{path}: {a!r} -> {b!r}"
+
+
+def lean_versions(config: ProverConfig) -> dict[str, str | None]:
+    """Toolchain and Mathlib revision of the Lean project (None where unknown)."""
+    try:
+        from prover.lean.project import manifest_packages, project_dir, read_toolchain
+
+        proj = project_dir(config.lean)
+        mathlib = manifest_packages(proj).get("mathlib", {})
+        return {"lean_toolchain": read_toolchain(proj), "mathlib_rev": mathlib.get("rev")}
+    except Exception:  # noqa: BLE001 - informational only
+        return {"lean_toolchain": None, "mathlib_rev": None}
+
+
+class BatchRunner:
+    """Runs (or resumes) a batch into ``run_dir``; see the module docstring."""
+
+    final_retry_delays: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0)  # last tries to write held rows (s)
+
+    def __init__(
+        self,
+        config: ProverConfig,
+        theorems: Sequence[Theorem],
+        run_dir: Path | str,
+        *,
+        factory: AgentFactory | None = None,
+        backend: Backend | None = None,
+        progress: bool = True,
+        info: dict[str, Any] | None = None,
+        force: bool = False,
+        argv: list[str] | None = None,
+    ) -> None:
+        self.config = config
+        self.theorems = list(theorems)
+        self.run_dir = Path(run_dir)
+        self.factory = factory or AgentFactory()
+        self.backend = backend
+        self.progress = ProgressView(enabled=progress)
+        self.info = info or {}
+        self.force = force
+        self.argv = argv if argv is not None else sys.argv
+        self._unsaved: list[AttemptRow] = []
+        self._store_warned = False
+        self.store: ResultStore | None = None
+        self.session: int | None = None
+        self.summary = BatchSummary(self.run_dir)
+
+    # -- setup ------------------------------------------------------------------------------------
+
+    def _open_store(self) -> ResultStore:
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot create run directory {self.run_dir}: {e.strerror or e}") from e
+        store = ResultStore.in_run_dir(self.run_dir, synchronous=self.config.batch.db_synchronous)
+        fp = config_fingerprint(self.config)
+        old = store.get_meta("fingerprint")
+        if old is not None and old != fp and not self.force:
+            store.close()
+            raise UserError(
+                f"{self.run_dir} holds a run made with another configuration ({_diff(old, fp)}); use a new --out "
+                "directory, or --force to add to it anyway"
+            )
+        try:
+            if old is None:
+                store.set_meta("created", time.time())
+                store.set_meta("fingerprint", fp)
+            store.set_meta("config", json.loads(self.config.model_dump_json()))
+            store.set_meta("attempts", max(int(store.get_meta("attempts", 0) or 0), self.config.batch.attempts))
+            for k, v in self.info.items():
+                store.set_meta(k, v)
+            store.add_theorems(
+                {
+                    "key": theorem_key(t),
+                    "name": t.name,
+                    "split": t.meta.get("split") or "",
+                    "subject": subject_of(t),
+                    "source": t.source,
+                    "known_issue": t.meta.get("known_issue"),
+                    "header": t.header,
+                    "statement": t.statement,
+                }
+                for t in self.theorems
+            )
+            backend_name = self.backend.name if self.backend else "local"
+            self.session = store.start_session(
+                argv=self.argv, backend=backend_name, workers=self.config.batch.workers, **lean_versions(self.config)
+            )
+        except StoreWriteError as e:
+            store.close()
+            raise UserError(f"cannot write the results store: {e}") from e
+        return store
+
+    def jobs(self, store: ResultStore) -> list[Job]:
+        done = store.done(retry_errors=self.config.batch.retry_errors_on_resume)
+        k = self.config.batch.attempts
+        jobs = [
+            Job(t, i, self.config.batch.seed + i)
+            for i in range(k)  # attempt-major: an interrupted run still has pass@1 over every theorem
+            for t in self.theorems
+            if (theorem_key(t), i) not in done
+        ]
+        self.summary.skipped_done = len(self.theorems) * k - len(jobs)
+        return jobs
+
+    # -- results ----------------------------------------------------------------------------------
+
+    def _on_row(self, row: AttemptRow) -> None:
+        row.session = self.session
+        self._unsaved.append(row)
+        self._flush()
+        self.summary.ran += 1
+        self.summary.counts[row.status] = self.summary.counts.get(row.status, 0) + 1
+        self.progress.update(row)
+
+    def _flush(self) -> bool:
+        assert self.store is not None
+        try:
+            while self._unsaved:
+                row = self.store.record(self._unsaved[0])
+                self._unsaved.pop(0)
+                log.info("recorded %s attempt %d: %s", row.theorem, row.attempt, row.status)
+        except StoreWriteError as e:
+            if not self._store_warned:
+                self._store_warned = True
+                print(
+                    f"prover batch: cannot write results ({one_line(e)}); keeping {len(self._unsaved)} finished "
+                    "result(s) in memory and retrying after each attempt — free some disk space",
+                    file=sys.stderr,
+                )
+            return False
+        if self._store_warned:
+            self._store_warned = False
+            print("prover batch: the results store accepts writes again; held results written", file=sys.stderr)
+        return True
+
+    def _dump_unsaved(self) -> None:
+        if not self._unsaved:
+            return
+        lines = "".join(json.dumps(r.to_json()) + "\n" for r in self._unsaved)
+        name = f"unsaved-{os.getpid()}-{int(time.time())}.jsonl"
+        for d in (self.run_dir, Path(tempfile.gettempdir())):
+            try:
+                path = d / name
+                path.write_text(lines)
+                self.summary.unsaved_path = str(path)
+                break
+            except OSError:
+                continue
+        else:
+            sys.stderr.write(lines)
+            self.summary.unsaved_path = "<stderr>"
+        self.summary.unsaved = len(self._unsaved)
+
+    # -- run --------------------------------------------------------------------------------------
+
+    def run(self) -> BatchSummary:
+        t0 = time.monotonic()
+        self.store = store = self._open_store()
+        jobs = self.jobs(store)
+        self.summary.todo = len(jobs)
+        solved = {r["theorem"] for r in store.attempts() if r["status"] == "proved"}
+        backend = self.backend or LocalBackend(self.config, self.factory, self.config.batch.workers)
+        self.backend = backend
+        stop = threading.Event()
+        self.progress.start(len(jobs), len(self.theorems), solved)
+        try:
+            self.summary.fatal = backend.run(jobs, self._on_row, stop)
+        except KeyboardInterrupt:
+            stop.set()
+            self.summary.interrupted = True
+        finally:
+            self.progress.close()
+            for delay in self.final_retry_delays:
+                if not self._unsaved:
+                    break
+                time.sleep(delay)
+                self._flush()
+            self._dump_unsaved()
+            self.summary.wall = time.monotonic() - t0
+            with contextlib.suppress(Exception):
+                close = getattr(backend, "close", None)
+                if callable(close):
+                    close()
+            self.summary.generator = dict(getattr(backend, "generator_stats", {}) or {})
+            store.close()
+        return self.summary
+
+
+def run_batch(
+    config: ProverConfig,
+    theorems: Sequence[Theorem],
+    run_dir: Path | str,
+    **kw: Any,
+) -> BatchSummary:
+    """Convenience wrapper: `BatchRunner(...).run()`."""
+    return BatchRunner(config, theorems, run_dir, **kw).run()
+
+
+__all__ = [
+    "AgentFactory",
+    "AttemptRow",
+    "BatchRunner",
+    "BatchSummary",
+    "BatchingGenerator",
+    "FINAL",
+    "Job",
+    "LocalBackend",
+    "Shared",
+    "Worker",
+    "config_fingerprint",
+    "run_batch",
+    "theorem_key",
+]

@@ -1,0 +1,312 @@
+"""``prover batch``, ``prover report`` and ``prover data``.
+
+    prover batch --benchmark minif2f --split test --attempts 8 --workers 16 --out runs/minif2f-test [--config C]
+    prover batch --benchmark my.jsonl | DIR_OF_LEAN_FILES --out RUN_DIR [--name 'imo_*'] [--names-file F] [--limit N]
+    prover batch ... --ray auto | --ray HOST:PORT          (the same batch on a Ray cluster)
+    prover report RUN_DIR                                   (re-render report.html / .json / .csv from the store)
+    prover data download minif2f | proofnet [--dest DIR]    (fetch and convert the upstream benchmark)
+    prover data list                                        (benchmarks found in the benchmark directory)
+
+Re-running the same ``prover batch`` command resumes: finished attempts are not redone.
+Exit status of ``batch``: 0 every attempt recorded, 2 error (bad input, Lean setup, results not saved),
+130 interrupted (finished results are kept; rerun to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from prover.errors import UserError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    _register_batch(sub)
+    _register_report(sub)
+    _register_data(sub)
+
+
+# ---------------------------------------------------------------------------------------------------
+# batch
+
+
+def _register_batch(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "batch",
+        help="run the prover over a benchmark (K attempts per theorem, parallel, resumable)",
+        description="Run the step prover on every selected theorem, K independent attempts each, with a pool "
+        "of Lean workers; results go to RUN_DIR/results.sqlite as they finish, and re-running the same command "
+        "resumes. Writes report.html/json and CSVs at the end (see `prover report`).",
+    )
+    what = p.add_argument_group("theorems")
+    what.add_argument(
+        "--benchmark",
+        required=True,
+        metavar="B",
+        help="minif2f | proofnet | minif2f_dsv15 | minif2f_rectified | proofnet_dsv15, a .jsonl file with the "
+        "same fields, or a directory of .lean files",
+    )
+    what.add_argument("--split", metavar="S", help="valid | test | all (default: all splits)")
+    what.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="only theorems matching this glob (or re:REGEX); repeatable",
+    )
+    what.add_argument("--names-file", type=Path, metavar="F", help="only the theorems listed in F (one per line)")
+    what.add_argument("--limit", type=int, metavar="N", help="only the first N selected theorems")
+    what.add_argument(
+        "--known-issues",
+        choices=["mark", "skip", "include"],
+        help="statements flagged false/vacuous: mark = run and report apart (default), skip = leave out",
+    )
+    what.add_argument("--benchmark-dir", type=Path, metavar="DIR", help="where benchmark JSONL files are")
+
+    run = p.add_argument_group("run")
+    run.add_argument("--out", required=True, type=Path, metavar="RUN_DIR", help="run directory (store + reports)")
+    run.add_argument("--attempts", "-k", type=int, metavar="K", help="independent attempts per theorem (seeds)")
+    run.add_argument("--workers", "-j", type=int, metavar="N", help="Lean workers (one REPL process each)")
+    run.add_argument("--seed", type=int, metavar="S", help="attempt i uses seed S+i (default 0)")
+    run.add_argument("--ray", metavar="auto|ADDRESS", help="run on a Ray cluster (prover + generator actors)")
+    run.add_argument("--force", action="store_true", help="add to RUN_DIR even if its config differs")
+    run.add_argument("--dry-run", action="store_true", help="print the selection and exit")
+    run.add_argument("--no-progress", action="store_true", help="no live progress bar")
+    run.add_argument("--no-report", action="store_true", help="do not write the reports at the end")
+    run.add_argument(
+        "--agent-factory",
+        metavar="MODULE:NAME",
+        help="advanced: a prover.batch.AgentFactory (or a function returning one) to build the agents",
+    )
+
+    cfg = p.add_argument_group("configuration")
+    cfg.add_argument("--config", type=Path, metavar="FILE", help="config file (.toml, .yaml)")
+    cfg.add_argument(
+        "--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a config value (repeatable)"
+    )
+    cfg.add_argument("--backend", help="generator backend (generator.backend: hf | vllm | openai | automation)")
+    cfg.add_argument("--model", help="generator model name or path (generator.model)")
+    cfg.add_argument("--max-expansions", type=int, metavar="N", help="search.max_expansions")
+    cfg.add_argument("--time-limit", type=float, metavar="SECONDS", help="wall time per attempt (search.time_limit)")
+    p.set_defaults(func=run_batch_cmd)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    ov: dict[str, Any] = {}
+    for item in args.set:
+        if "=" not in item:
+            raise UserError(f"--set {item!r}: expected SECTION.KEY=VALUE")
+        k, v = item.split("=", 1)
+        try:
+            ov[k.strip()] = yaml.safe_load(v) if v.strip() else None
+        except yaml.YAMLError as e:
+            raise UserError(f"--set {item!r}: bad value ({str(e).splitlines()[0]})") from e
+    direct = {
+        "generator.backend": args.backend,
+        "generator.model": args.model,
+        "search.max_expansions": args.max_expansions,
+        "search.time_limit": args.time_limit,
+        "batch.benchmark_dir": str(args.benchmark_dir) if args.benchmark_dir else None,
+        "batch.attempts": args.attempts,
+        "batch.workers": args.workers,
+        "batch.seed": args.seed,
+        "batch.known_issues": args.known_issues,
+        "batch.ray_address": args.ray,
+    }
+    ov.update({k: v for k, v in direct.items() if v is not None})
+    return ov
+
+
+def load_factory(spec: str) -> Any:
+    """``module:name`` → the object (called with no arguments first if it is a plain function)."""
+    from prover.batch.runner import AgentFactory
+
+    if ":" not in spec:
+        raise UserError(f"--agent-factory {spec!r}: expected MODULE:NAME")
+    mod, name = spec.split(":", 1)
+    try:
+        obj = getattr(importlib.import_module(mod), name)
+    except (ImportError, AttributeError) as e:
+        raise UserError(f"--agent-factory {spec!r}: {e}") from e
+    if not isinstance(obj, AgentFactory) and callable(obj):  # a class or a function that returns one
+        obj = obj()
+    if not isinstance(obj, AgentFactory):
+        raise UserError(f"--agent-factory {spec!r}: not an AgentFactory")
+    return obj
+
+
+def run_batch_cmd(args: argparse.Namespace) -> int:
+    from data.benchmarks import load_theorems, select
+    from prover.batch.report import format_summary, write_report
+    from prover.batch.runner import BatchRunner
+    from prover.config import load_config
+
+    config = load_config(args.config, _overrides(args))
+    b = config.batch
+    theorems = load_theorems(args.benchmark, args.split, b.benchmark_dir)
+    sel = select(
+        theorems,
+        split=args.split,
+        patterns=args.name,
+        names_file=args.names_file,
+        limit=args.limit,
+        known_issues=b.known_issues,
+    )
+    if not sel.theorems:
+        raise UserError("no theorem selected (check --split / --name / --names-file / --limit)")
+    skipped = [{"name": t.name, "reason": t.meta.get("known_issue")} for t in sel.skipped_known]
+    info = {
+        "benchmark": args.benchmark,
+        "split": args.split or "all",
+        "selection": {"name": args.name, "names_file": str(args.names_file or ""), "limit": args.limit},
+        "known_issues_mode": b.known_issues,
+        "skipped_known": skipped,
+    }
+    marked = sel.marked_known if b.known_issues == "mark" else []
+    print(
+        f"prover batch: {len(sel.theorems)} theorems × {b.attempts} attempt(s), {b.workers} worker(s)"
+        + (f" on Ray ({b.ray_address})" if b.ray_address else "")
+        + (f"; {len(marked)} known-issue statement(s) marked" if marked else "")
+        + (f"; {len(skipped)} known-issue statement(s) skipped" if skipped else "")
+        + f" → {args.out}",
+        file=sys.stderr,
+    )
+    if args.dry_run:
+        for t in sel.theorems:
+            flag = f"  [known issue: {t.meta['known_issue']}]" if t.meta.get("known_issue") else ""
+            print(f"{t.meta.get('key', t.name)}{flag}")
+        return 0
+    factory = load_factory(args.agent_factory) if args.agent_factory else None
+    backend = None
+    if b.ray_address:
+        from prover.batch.ray_backend import RayBackend
+
+        backend = RayBackend(config, factory)
+    runner = BatchRunner(
+        config,
+        sel.theorems,
+        args.out,
+        factory=factory,
+        backend=backend,
+        progress=not args.no_progress,
+        info=info,
+        force=args.force,
+    )
+    summary = runner.run()
+    if summary.skipped_done:
+        print(f"prover batch: resumed: {summary.skipped_done} attempt(s) were already done", file=sys.stderr)
+    if not args.no_report:
+        try:
+            rep = write_report(args.out)
+            print(format_summary(rep))
+            print(f"report: {Path(args.out) / 'report.html'}")
+        except OSError as e:
+            print(f"prover batch: could not write the reports: {e}", file=sys.stderr)
+    if summary.unsaved:
+        print(
+            f"prover batch: error: {summary.unsaved} finished result(s) could not be written to the store; saved to "
+            f"{summary.unsaved_path}",
+            file=sys.stderr,
+        )
+        return 2
+    if summary.fatal:
+        print(f"prover batch: error: {summary.fatal}", file=sys.stderr)
+        return 2
+    if summary.interrupted:
+        print(
+            f"prover batch: interrupted after {summary.ran} of {summary.todo} attempts; finished results are in "
+            f"{args.out} — rerun the same command to resume",
+            file=sys.stderr,
+        )
+        return 130
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# report
+
+
+def _register_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report",
+        help="re-render the reports of a batch run from its store",
+        description="Compute pass@k (unbiased estimator), per-subject numbers and costs from RUN_DIR/results.sqlite "
+        "and write report.json, report.html (plots), theorems.csv, attempts.csv and proofs.jsonl. Works while "
+        "the run is still going.",
+    )
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    p.add_argument("--no-plots", action="store_true", help="HTML without plots (no matplotlib)")
+    p.add_argument("--json", action="store_true", help="print report.json instead of the summary")
+    p.set_defaults(func=run_report_cmd)
+
+
+def run_report_cmd(args: argparse.Namespace) -> int:
+    from prover.batch.report import format_summary, write_report
+
+    rep = write_report(args.run_dir, plots_too=not args.no_plots)
+    if args.json:
+        print(json.dumps(rep, indent=1, default=str))
+    else:
+        print(format_summary(rep))
+        print(f"report: {args.run_dir / 'report.html'}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# data
+
+
+def _register_data(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("data", help="benchmark data: download, list")
+    dsub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    d = dsub.add_parser(
+        "download",
+        help="fetch miniF2F or ProofNet from upstream and convert to JSONL",
+        description="Fetch the pinned upstream sources (miniF2F: yangky11/miniF2F-lean4 + facebookresearch/miniF2F; "
+        "ProofNet: rahul3613/ProofNet-lean4 + zhangir-azerbayev/ProofNet) and write NAME_valid.jsonl / "
+        "NAME_test.jsonl.",
+    )
+    d.add_argument("name", choices=["minif2f", "proofnet"])
+    d.add_argument(
+        "--dest", type=Path, metavar="DIR", help="output directory (default $PROVER_BENCHMARK_DIR or ~/.cache/...)"
+    )
+    d.set_defaults(func=run_download_cmd)
+    ls = dsub.add_parser("list", help="benchmarks available in the benchmark directory")
+    ls.add_argument("--benchmark-dir", type=Path, metavar="DIR")
+    ls.set_defaults(func=run_list_cmd)
+
+
+def run_download_cmd(args: argparse.Namespace) -> int:
+    from data.config import download_dir
+    from data.download import download
+
+    dest = args.dest or download_dir()
+    for path in download(args.name, dest):
+        n = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+        print(f"{path}: {n} theorems")
+    return 0
+
+
+def run_list_cmd(args: argparse.Namespace) -> int:
+    from data.benchmarks import BENCHMARKS, benchmark_file
+    from data.config import default_benchmark_dir
+
+    d = args.benchmark_dir or default_benchmark_dir()
+    print(f"benchmark directory: {d}")
+    for name, splits in BENCHMARKS.items():
+        parts = []
+        for s in splits:
+            f = benchmark_file(name, s, d)
+            if f.is_file():
+                n = sum(1 for line in f.read_text(encoding="utf-8").splitlines() if line.strip())
+                parts.append(f"{s} {n}")
+            else:
+                parts.append(f"{s} missing")
+        print(f"  {name}: {', '.join(parts)}")
+    return 0

@@ -1,0 +1,270 @@
+"""The batch runner with scripted agents (no Lean): pass@k, resume, crashes, fatal errors, full disk,
+generator batching across workers, reports."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from batch_fakes import OutcomeAgents, no_env, no_generator, theorems
+
+from prover.batch.report import build_report, format_summary, write_report
+from prover.batch.runner import AgentFactory, BatchingGenerator, BatchRunner, ProgressView
+from prover.batch.store import AttemptRow, ResultStore
+from prover.config import load_config
+from prover.errors import UserError
+
+TABLE = {
+    "a": ["proved"],
+    "b": ["proved", "failed", "failed", "failed"],
+    "c": ["failed"],
+    "d": ["failed", "proved", "proved", "failed"],
+    "e": ["timeout", "failed", "failed", "proved"],
+}
+
+
+def factory(table: dict[str, list[str]], **kw) -> AgentFactory:
+    return AgentFactory(generator=no_generator, env=no_env, agent=OutcomeAgents(table, **kw))
+
+
+def cfg(**ov):
+    return load_config(None, {"batch.attempts": 4, "batch.workers": 3, **ov})
+
+
+def run(tmp_path: Path, table=TABLE, names="abcde", **ov):
+    return BatchRunner(cfg(**ov), theorems(list(names)), tmp_path, factory=factory(table), progress=False).run()
+
+
+def test_pass_at_k_is_exact(tmp_path: Path) -> None:
+    s = run(tmp_path)
+    assert (s.todo, s.ran, s.fatal, s.unsaved) == (20, 20, None, 0)
+    with ResultStore.in_run_dir(tmp_path, readonly=True) as store:
+        rep = build_report(store)
+    # per theorem (n=4): a c=4, b c=1, c c=0, d c=2, e c=1
+    # pass@1 = (1 + .25 + 0 + .5 + .25)/5 ; pass@2 = (1 + .5 + 0 + 5/6 + .5)/5 ; pass@4 = 4/5
+    pk = rep["all"]["pass_at_k"]
+    assert pk["1"] == pytest.approx(2.0 / 5)
+    assert pk["2"] == pytest.approx((1 + 0.5 + 0 + 5 / 6 + 0.5) / 5)
+    assert pk["4"] == pytest.approx(0.8)
+    assert rep["all"]["solved"] == 4 and rep["all"]["complete"]
+    assert rep["attempts"]["by_status"] == {"proved": 8, "failed": 11, "timeout": 1}
+    assert rep["expansions"]["per_theorem_mean"] == 12 and rep["lean_calls"]["per_theorem_mean"] == 28
+    # seeds: attempt i ran with seed i
+    with ResultStore.in_run_dir(tmp_path, readonly=True) as store:
+        assert {(r["attempt"], r["seed"]) for r in store.attempts()} == {(i, i) for i in range(4)}
+
+
+def test_resume_does_not_redo_finished_attempts(tmp_path: Path) -> None:
+    run(tmp_path, names="abc", **{"batch.attempts": 2})
+    with ResultStore.in_run_dir(tmp_path, readonly=True) as store:
+        before = {(r["theorem"], r["attempt"]): r["finished"] for r in store.attempts()}
+    assert len(before) == 6
+    # same command again: nothing to do
+    s = run(tmp_path, names="abc", **{"batch.attempts": 2})
+    assert s.todo == 0 and s.skipped_done == 6
+    # more attempts and more theorems: only the new ones run
+    s = run(tmp_path, names="abcde", **{"batch.attempts": 4})
+    assert s.todo == 20 - 6 and s.ran == 14
+    with ResultStore.in_run_dir(tmp_path, readonly=True) as store:
+        after = {(r["theorem"], r["attempt"]): r for r in store.attempts()}
+        assert len(after) == 20 and len(store.sessions()) == 3
+    assert all(after[k]["finished"] == v for k, v in before.items())  # untouched
+
+
+def test_worker_crash_is_retried_then_recorded(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("BATCH_FAKES_MARKERS", str(tmp_path / "markers"))
+    import batch_fakes
+
+    monkeypatch.setattr(batch_fakes, "MARKER_DIR", tmp_path / "markers")
+    table = {"a": ["proved"], "flaky": ["raise_once"], "dead": ["raise"], "c": ["failed"]}
+    s = run(tmp_path / "run", table=table, names=["a", "flaky", "dead", "c"], **{"batch.attempts": 2})
+    assert s.ran == 8 and s.fatal is None
+    with ResultStore.in_run_dir(tmp_path / "run", readonly=True) as store:
+        rows = {(r["theorem"], r["attempt"]): r for r in store.attempts()}
+    assert rows[("flaky", 0)]["status"] == "proved" and rows[("flaky", 0)]["tries"] == 2
+    dead = rows[("dead", 0)]
+    assert dead["status"] == "error" and dead["tries"] == 2  # 1 retry (batch.retries = 1)
+    assert dead["error"].startswith("worker crashed: RuntimeError: scripted agent crash")
+    assert rows[("a", 1)]["status"] == "proved" and rows[("c", 1)]["status"] == "failed"  # the batch went on
+
+
+def test_statement_errors_are_not_retried(tmp_path: Path) -> None:
+    s = run(tmp_path, table={"x": ["rejected"]}, names=["x"], **{"batch.attempts": 1})
+    assert s.counts == {"error": 1}
+    # "LeanCrashed: scripted rejected" is an infrastructure error: retried once, then recorded
+    with ResultStore.in_run_dir(tmp_path, readonly=True) as store:
+        assert store.attempts()[0]["tries"] == 2
+
+
+def test_fatal_error_stops_the_batch_and_keeps_results(tmp_path: Path) -> None:
+    table = {f"ok{i}": ["proved"] for i in range(4)} | {"boom": ["setup"]}
+    names = [f"ok{i}" for i in range(4)] + ["boom"] + [f"later{i}" for i in range(30)]
+    s = run(tmp_path, table=table, names=names, **{"batch.attempts": 1, "batch.workers": 1})
+    assert s.fatal and "LeanSetupError" in s.fatal and "REPL binary is missing" in s.fatal
+    with ResultStore.in_run_dir(tmp_path, readonly=True) as store:
+        assert {r["theorem"] for r in store.attempts()} == {f"ok{i}" for i in range(4)}
+
+
+def test_config_change_is_refused_unless_forced(tmp_path: Path) -> None:
+    run(tmp_path, names="ab", **{"batch.attempts": 1})
+    with pytest.raises(UserError, match=r"another configuration \(search.max_expansions: 500 -> 7\)"):
+        run(tmp_path, names="ab", **{"batch.attempts": 1, "search.max_expansions": 7})
+    runner = BatchRunner(
+        cfg(**{"search.max_expansions": 7}),
+        theorems(["a"]),
+        tmp_path,
+        factory=factory(TABLE),
+        progress=False,
+        force=True,
+    )
+    assert runner.run().fatal is None
+
+
+def test_full_disk_holds_results_and_writes_them_later(tmp_path: Path, capsys) -> None:
+    runner = BatchRunner(
+        cfg(**{"batch.workers": 1}), theorems(list("abcde")), tmp_path, factory=factory(TABLE), progress=False
+    )
+    real_on_row = runner._on_row
+    seen = []
+
+    def on_row(row: AttemptRow) -> None:
+        seen.append(row)
+        store = runner.store
+        if len(seen) == 3:  # the disk fills up after two results...
+            pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+            store.conn.execute(f"PRAGMA max_page_count={pages}")
+            row.error = "x" * 20000  # needs new pages
+        if len(seen) == 12:  # ...and has room again later
+            store.conn.execute("PRAGMA max_page_count=1073741823")
+        real_on_row(row)
+
+    runner._on_row = on_row
+    s = runner.run()
+    err = capsys.readouterr().err
+    assert "cannot write results" in err and "database or disk is full" in err
+    assert "accepts writes again" in err
+    assert s.unsaved == 0 and s.ran == 20
+    with ResultStore.in_run_dir(tmp_path, readonly=True) as store:
+        assert store.count() == 20
+
+
+def test_results_that_never_fit_are_dumped(tmp_path: Path, capsys) -> None:
+    runner = BatchRunner(
+        cfg(**{"batch.workers": 1, "batch.attempts": 1}),
+        theorems(list("abc")),
+        tmp_path,
+        factory=factory(TABLE),
+        progress=False,
+    )
+    runner.final_retry_delays = (0.0, 0.1)
+    real_on_row = runner._on_row
+
+    def on_row(row: AttemptRow) -> None:
+        pages = runner.store.conn.execute("PRAGMA page_count").fetchone()[0]
+        runner.store.conn.execute(f"PRAGMA max_page_count={pages}")
+        row.error = "y" * 20000
+        real_on_row(row)
+
+    runner._on_row = on_row
+    s = runner.run()
+    assert s.unsaved == 3 and s.unsaved_path
+    lines = [json.loads(x) for x in Path(s.unsaved_path).read_text().splitlines()]
+    assert sorted(r["theorem"] for r in lines) == ["a", "b", "c"]
+
+
+def test_reports_are_written(tmp_path: Path) -> None:
+    t = theorems(list("abcde"))
+    t[2].meta["known_issue"] = "statement is false"
+    t[4].meta["split"] = "test"
+    BatchRunner(cfg(), t, tmp_path, factory=factory(TABLE), progress=False, info={"benchmark": "fake"}).run()
+    rep = write_report(tmp_path)
+    for f in ("report.json", "report.html", "theorems.csv", "attempts.csv", "proofs.jsonl"):
+        assert (tmp_path / f).is_file(), f
+    html = (tmp_path / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 3
+    assert rep["clean"]["theorems"] == 4 and rep["known_issues"][0]["name"] == "c"
+    assert rep["clean"]["pass_at_k"]["4"] == pytest.approx(1.0)
+    proofs = [json.loads(x) for x in (tmp_path / "proofs.jsonl").read_text().splitlines()]
+    assert {p["name"] for p in proofs} == {"a", "b", "d", "e"}
+    assert all(p["lean_version"] == "4.24.0-fake" and p["proof"].startswith("theorem ") for p in proofs)
+    text = format_summary(rep)
+    assert "pass@1 40.0%" in text and "known-issue" in text
+    csv_lines = (tmp_path / "theorems.csv").read_text().splitlines()
+    assert csv_lines[0].endswith("pass@1,pass@2,pass@3,pass@4") and len(csv_lines) == 6
+
+
+def test_progress_lines_without_a_terminal() -> None:
+    buf = io.StringIO()
+    p = ProgressView(enabled=True, interval=0.0, stream=buf)
+    p.start(2, 2, [])
+    p.update(AttemptRow("a", 0, "proved", proof="x"))
+    p.update(AttemptRow("b", 0, "failed"))
+    p.close()
+    out = buf.getvalue()
+    assert "2/2 attempts | solved 1/2 | proved 1 failed 1" in out and "ETA" in out
+
+
+class _CountingGenerator:
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def generate(self, states, premises=None, n=8, **kw):
+        self.calls.append(len(states))
+        time.sleep(0.02)
+        return [[f"{s}:{n}:{(kw.get('contexts') or [None] * len(states))[i]}"] for i, s in enumerate(states)]
+
+
+def test_batching_generator_merges_concurrent_calls() -> None:
+    inner = _CountingGenerator()
+    g = BatchingGenerator(inner, callers=4, window=0.5, max_states=64)
+    out: dict[int, list] = {}
+    barrier = threading.Barrier(4)
+
+    def call(i: int) -> None:
+        barrier.wait()
+        out[i] = g.generate([f"s{i}a", f"s{i}b"], None, 3, contexts=[f"c{i}a", f"c{i}b"])
+
+    ts = [threading.Thread(target=call, args=(i,)) for i in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    # every caller got its own answers, in order
+    assert all(out[i] == [[f"s{i}a:3:c{i}a"], [f"s{i}b:3:c{i}b"]] for i in range(4))
+    # 4 callers arrived together: merged into far fewer calls (all 4 at once once everyone waits)
+    assert sum(inner.calls) == 8 and len(inner.calls) <= 2 and g.calls == len(inner.calls)
+
+
+def test_batching_generator_propagates_errors_and_respects_n() -> None:
+    class Bad:
+        def generate(self, states, premises=None, n=8):
+            raise ValueError("model exploded")
+
+    g = BatchingGenerator(Bad(), callers=1, window=0.0)
+    with pytest.raises(ValueError, match="model exploded"):
+        g.generate(["s"], None, 2)
+    inner = _CountingGenerator()
+    g = BatchingGenerator(inner, callers=1, window=0.0)
+    assert g.generate([], None, 2) == []
+    assert g.generate(["x"], None, 2) == [["x:2:None"]]
+
+
+def test_cli_with_a_custom_agent_factory(tmp_path: Path, capsys) -> None:
+    from prover.cli import main
+
+    bench = tmp_path / "b.jsonl"
+    bench.write_text(
+        "".join(
+            json.dumps({"name": n, "formal_statement": f"theorem {n} : True := by"}) + "\n" for n in ("a1", "b", "a2")
+        )
+    )
+    args = ["batch", "--benchmark", str(bench), "--out", str(tmp_path / "r"), "-k", "2", "-j", "2", "--no-progress"]
+    assert main([*args, "--agent-factory", "batch_fakes:demo_factory"]) == 0
+    out = capsys.readouterr().out
+    assert "3 theorems, 2 attempt(s) each (6/6 done), solved 2" in out and "pass@1 66.7%" in out
+    assert main([*args, "--agent-factory", "batch_fakes:nope"]) == 2
+    assert "--agent-factory 'batch_fakes:nope'" in capsys.readouterr().err
