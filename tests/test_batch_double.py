@@ -207,3 +207,24 @@ def test_sigkill_loses_no_finished_result_and_resume_completes(tmp_path: Path) -
     assert {r["session"] for k, r in after.items() if k not in rows} == {2}
     solved = {k[0] for k, r in after.items() if r["status"] == "proved"}
     assert solved == {n for n in script["theorems"] if n.startswith(("easy", "two"))}
+
+
+@pytest.mark.slow
+def test_sigterm_stops_cleanly_and_keeps_results(tmp_path: Path) -> None:
+    script = double_script(12, 0, 0, sleep=0.15)
+    sp = write_script(tmp_path / "s.json", script)
+    bench = _benchmark(tmp_path, script)
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-c", "from prover.cli import entry; entry()", *_cli_args(sp, bench, out)]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while _count(out / "results.sqlite") < 3 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGTERM)  # what Slurm sends on preemption / scancel
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "interrupted after" in stderr and "rerun the same command to resume" in stderr
+    assert (out / "report.html").is_file() and "theorems, 2 attempt(s) each" in stdout
+    assert _count(out / "results.sqlite") >= 3

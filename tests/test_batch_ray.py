@@ -125,3 +125,25 @@ def test_ray_real_agent_with_a_generator_actor(ray_cluster, tmp_path: Path) -> N
     assert {n for n, r in rows.items() if r["status"] == "proved"} == {"easy_0", "easy_1", "easy_2", "two_0"}
     assert rows["easy_0"]["lean_version"] == "4.24.0-double"
     assert rows["bad_statement"]["status"] == "error"
+
+
+def test_ray_resources_are_checked(ray_cluster, tmp_path: Path) -> None:
+    from prover.errors import UserError
+
+    factory = AgentFactory(generator=no_generator, env=no_env, agent=OutcomeAgents({}))
+    cfg = ray_cfg(**{"batch.ray_generator_actors": 1, "batch.ray_generator_gpus": 1})
+    with pytest.raises(UserError, match=r"has 0 GPU\(s\); 1 generator actor\(s\) × 1 need 1"):
+        BatchRunner(
+            cfg, theorems(["a"]), tmp_path, factory=factory, backend=RayBackend(cfg, factory), progress=False
+        ).run()
+    # more workers than CPUs: capped (2 CPUs), not hung
+    cfg = ray_cfg(**{"batch.workers": 5})
+    s = BatchRunner(
+        cfg,
+        theorems(list("abcdef")),
+        tmp_path / "r2",
+        factory=factory,
+        backend=RayBackend(cfg, factory),
+        progress=False,
+    ).run()
+    assert s.ran == 6

@@ -205,7 +205,7 @@ def test_progress_lines_without_a_terminal() -> None:
     p.update(AttemptRow("b", 0, "failed"))
     p.close()
     out = buf.getvalue()
-    assert "2/2 attempts | solved 1/2 | proved 1 failed 1" in out and "ETA" in out
+    assert "2/2 attempts | solved 1/2 | proved 1 failed 1 error 0" in out and "ETA" in out
 
 
 class _CountingGenerator:

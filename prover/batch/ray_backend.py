@@ -148,6 +148,21 @@ class RayBackend(Backend):
         init_ray(b.ray_address)
         n = min(b.workers, len(jobs))
         n_gen = min(b.ray_generator_actors, n)
+        res = ray.cluster_resources()
+        gpus_needed = n_gen * b.ray_generator_gpus
+        if gpus_needed > float(res.get("GPU", 0.0)) + 1e-9:
+            raise UserError(
+                f"the Ray cluster has {res.get('GPU', 0):g} GPU(s); {n_gen} generator actor(s) × "
+                f"{b.ray_generator_gpus:g} need {gpus_needed:g} (set batch.ray_generator_gpus=0 to run the "
+                "generator on CPU, or batch.ray_generator_actors=0 to build it in every prover)"
+            )
+        fit = int(float(res.get("CPU", 0.0)) // b.ray_prover_cpus) if b.ray_prover_cpus > 0 else n
+        if fit < 1:
+            raise UserError(f"the Ray cluster has {res.get('CPU', 0):g} CPU(s): no room for a prover actor")
+        if n > fit:  # actors that cannot be placed would hold their jobs forever
+            print(f"prover batch: the Ray cluster fits {fit} prover actor(s), not {n}; using {fit}", file=sys.stderr)
+            n = fit
+            n_gen = min(n_gen, n)
         if n_gen > 0:
             gcls = ray.remote(_GeneratorActor).options(
                 num_gpus=b.ray_generator_gpus, num_cpus=0, max_concurrency=max(2, n // n_gen + 1), max_restarts=1

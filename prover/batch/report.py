@@ -236,7 +236,8 @@ def plots(rep: dict[str, Any]) -> dict[str, str]:
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ts = rep["solved_at_wall_seconds"]
-    unit, div = ("hours", 3600.0) if (ts and ts[-1] > 3 * 3600) else ("minutes", 60.0)
+    span = max([rep["time"]["wall_seconds"], *ts]) if ts else rep["time"]["wall_seconds"]
+    unit, div = ("hours", 3600.0) if span > 3 * 3600 else ("minutes", 60.0) if span > 120 else ("seconds", 1.0)
     xs = [0.0] + [t / div for t in ts] + [rep["time"]["wall_seconds"] / div]
     ys = [0] + list(range(1, len(ts) + 1)) + [len(ts)]
     ax.step(xs, ys, where="post")

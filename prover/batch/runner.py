@@ -397,6 +397,8 @@ class LocalBackend(Backend):
             self.shared = self.factory.open(self.config, n)
         except (LeanSetupError, UserError) as e:
             return f"{type(e).__name__}: {e}"
+        except Exception as e:  # noqa: BLE001 - e.g. the generator cannot be built: nothing can run
+            return f"cannot set up the workers: {type(e).__name__}: {one_line(e)}"
         jobq: queue.SimpleQueue[Job] = queue.SimpleQueue()
         for j in jobs:
             jobq.put(j)
@@ -442,6 +444,16 @@ class LocalBackend(Backend):
                         print(f"prover batch: stopping: {value}; waiting for the running attempts", file=sys.stderr)
                 else:
                     alive -= 1
+        except KeyboardInterrupt:
+            stop.set()
+            while True:  # attempts that finished just before the interrupt are kept
+                try:
+                    kind, value = results.get_nowait()
+                except queue.Empty:
+                    break
+                if kind == "row":
+                    on_row(value)
+            raise
         finally:
             stop.set()
             self.close()  # on Ctrl-C this kills the REPLs of the running attempts: they are redone on resume
@@ -500,7 +512,7 @@ class ProgressView:
 
             self._progress = Progress(
                 TextColumn("[bold]batch"),
-                BarColumn(),
+                BarColumn(bar_width=24),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[status]}"),
                 TimeElapsedColumn(),
@@ -517,8 +529,8 @@ class ProgressView:
     def _status(self) -> str:
         c = self.counts
         return (
-            f"solved {len(self.solved)}/{self.n_theorems} | proved {c['proved']} failed {c['failed']} "
-            f"timeout {c['timeout']} error {c['error']}"
+            f"solved {len(self.solved)}/{self.n_theorems} | proved {c['proved']} failed {c['failed'] + c['timeout']}"
+            f" error {c['error']}"
         )
 
     def update(self, row: AttemptRow) -> None:
