@@ -183,6 +183,14 @@ def run_batch_cmd(args: argparse.Namespace) -> int:
         + f" → {args.out}",
         file=sys.stderr,
     )
+    g = config.generator
+    if b.attempts > 1 and (getattr(g, "decoding", "sample") == "beam" or getattr(g, "temperature", 1.0) == 0):
+        print(
+            "prover batch: warning: the generator decodes deterministically (beam search / temperature 0), so the "
+            f"{b.attempts} attempts of a theorem will mostly repeat each other; for pass@k set "
+            "generator.decoding=sample (e.g. --set generator.decoding=sample)",
+            file=sys.stderr,
+        )
     if args.dry_run:
         for t in sel.theorems:
             flag = f"  [known issue: {t.meta['known_issue']}]" if t.meta.get("known_issue") else ""
