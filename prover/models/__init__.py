@@ -1,1 +1,28 @@
-"""Tactic generators and critics behind small protocols (HF transformers, vLLM, HTTP, automation)."""
+"""Tactic generators and critics behind small protocols (HF transformers, vLLM, HTTP, automation).
+
+Entry points: `build_generator(cfg.generator)` and `build_critic(cfg.generator)`. Heavy libraries (torch,
+transformers, vllm) are imported only when a backend that needs them is built.
+"""
+
+from prover.models.automation import AutomationGenerator, CombinedGenerator
+from prover.models.base import Candidate, Critic, StepContext, TacticGenerator
+from prover.models.config import CriticConfig, GeneratorConfig
+from prover.models.errors import GenerationError, ModelLoadError
+from prover.models.factory import build_critic, build_generator
+from prover.models.filters import TacticFilter
+
+__all__ = [
+    "AutomationGenerator",
+    "Candidate",
+    "CombinedGenerator",
+    "Critic",
+    "CriticConfig",
+    "GenerationError",
+    "GeneratorConfig",
+    "ModelLoadError",
+    "StepContext",
+    "TacticFilter",
+    "TacticGenerator",
+    "build_critic",
+    "build_generator",
+]

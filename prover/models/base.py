@@ -19,6 +19,15 @@ class Candidate:
     num_tokens: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class StepContext:
+    """What some step-prover prompts show besides the goals (InternLM2.5-StepProver: the theorem's name and
+    the tactics applied so far). Optional: a generator given none uses empty values."""
+
+    theorem_name: str = ""
+    proof_before: tuple[str, ...] = ()
+
+
 @runtime_checkable
 class TacticGenerator(Protocol):
     def generate(
@@ -27,7 +36,11 @@ class TacticGenerator(Protocol):
         premises: Sequence[Sequence[Premise]] | None,
         n: int,
     ) -> list[list[Candidate]]:
-        """For each pretty-printed goal state, up to ``n`` distinct candidates, best first."""
+        """For each pretty-printed goal state, up to ``n`` distinct candidates, best first.
+
+        The generators of `prover.models` also accept a keyword ``contexts: Sequence[StepContext | None]``
+        (one per state) for prompt formats that show the theorem name / previous tactics.
+        """
         ...
 
 

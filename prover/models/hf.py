@@ -1,0 +1,442 @@
+"""Hugging Face transformers backends: `HFGenerator` (encoder-decoder or decoder-only tactic generator, beam
+search or sampling) and `HFCritic` (a sequence-classification / regression head over the goal state).
+
+Log-probabilities are always those of the raw model distribution (before temperature / top-p), so that beam
+search and sampling give comparable scores and match what vLLM reports. They are computed from the logits
+``generate`` returns when that is cheap (small vocabularies such as ByT5's 384 bytes) and otherwise by one
+teacher-forced forward pass over the generated tokens in small chunks (large vocabularies, where keeping
+``steps x sequences x vocab`` logits would not fit).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from prover.models.base import Candidate, StepContext
+from prover.models.config import CriticConfig, GeneratorConfig
+from prover.models.errors import GenerationError, ModelLoadError
+from prover.models.filters import TacticFilter, make_candidate, select
+from prover.models.loading import (
+    call_with_timeout,
+    dtype_kwarg,
+    explain_load_error,
+    hub_offline,
+    is_oom,
+    resolve_device,
+    resolve_dtype,
+)
+from prover.models.prompts import PromptFormat, get_format
+from retrieval.base import Premise
+
+log = logging.getLogger(__name__)
+
+# Above this many logits (steps x sequences x vocab) per chunk, log-probs are computed by rescoring.
+_MAX_KEPT_LOGITS = 1 << 27  # 512 MiB of float32
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
+    ids: set[int] = set()
+    for src in (getattr(model, "generation_config", None), getattr(model, "config", None)):
+        e = getattr(src, "eos_token_id", None) if src is not None else None
+        if isinstance(e, int):
+            ids.add(e)
+        elif isinstance(e, (list, tuple)):
+            ids.update(int(x) for x in e)
+    if tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    return ids
+
+
+def load_hf(
+    name: str,
+    *,
+    kind: str,
+    device: str,
+    dtype: str,
+    tokenizer_name: str | None = None,
+    trust_remote_code: bool = False,
+    timeout: float = 900.0,
+) -> tuple[Any, Any, str]:
+    """Load ``(model, tokenizer, device)``; ``kind`` is ``generator`` (seq2seq or causal LM, from the config) or
+    ``critic`` (sequence classification). Fails within ``timeout`` seconds with a one-line `ModelLoadError`."""
+    dev = resolve_device(device)
+    offline = hub_offline()
+    what = "tactic generator" if kind == "generator" else "critic"
+
+    def _load() -> tuple[Any, Any]:
+        from transformers import (
+            AutoConfig,
+            AutoModelForCausalLM,
+            AutoModelForSeq2SeqLM,
+            AutoModelForSequenceClassification,
+            AutoTokenizer,
+        )
+
+        common = {"trust_remote_code": trust_remote_code, "local_files_only": offline}
+        config = AutoConfig.from_pretrained(name, **common)
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_name or name, **common)
+        if kind == "critic":
+            cls = AutoModelForSequenceClassification
+        else:
+            cls = AutoModelForSeq2SeqLM if getattr(config, "is_encoder_decoder", False) else AutoModelForCausalLM
+        model = cls.from_pretrained(name, config=config, **dtype_kwarg(resolve_dtype(dtype, dev)), **common)
+        return model.to(dev).eval(), tokenizer
+
+    try:
+        model, tokenizer = call_with_timeout(_load, timeout, f"{what} {name!r}")
+    except ModelLoadError:
+        raise
+    except Exception as e:
+        raise explain_load_error(e, what, name, dev) from e
+    return model, tokenizer, dev
+
+
+def _release(obj: Any) -> None:
+    import gc
+
+    import torch
+
+    obj.model = None
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+class HFGenerator:
+    """Tactic generator on a Hugging Face model (ReProver's ByT5, InternLM2.5-StepProver, BFS-Prover, ...).
+
+    Build it with `HFGenerator.from_config` or directly from a loaded ``model`` and ``tokenizer``.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        prompt_format: PromptFormat | str = "plain",
+        decoding: str = "beam",
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_new_tokens: int = 256,
+        max_input_tokens: int = 2300,
+        length_penalty: float = 0.0,
+        rank_by: str = "auto",
+        batch_size: int = 8,
+        stop: Sequence[str] = (),
+        tactic_filter: TacticFilter | None = None,
+        score_mode: str = "auto",
+        seed: int | None = None,
+    ) -> None:
+        import torch
+
+        if decoding not in ("beam", "sample"):
+            raise ValueError(f"decoding must be 'beam' or 'sample', not {decoding!r}")
+        if score_mode not in ("auto", "logits", "rescore"):
+            raise ValueError(f"score_mode must be auto, logits or rescore, not {score_mode!r}")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.format = get_format(prompt_format) if isinstance(prompt_format, str) else prompt_format
+        self.decoding = decoding
+        self.temperature = temperature
+        self.top_p = top_p
+        self.max_new_tokens = max_new_tokens
+        self.max_input_tokens = max_input_tokens
+        self.length_penalty = length_penalty
+        self.rank_by = self.format.rank_by if rank_by == "auto" else rank_by
+        self.batch_size = batch_size
+        self.stop = tuple(dict.fromkeys([*self.format.stop, *stop]))
+        self.filter = tactic_filter if tactic_filter is not None else TacticFilter()
+        self.score_mode = score_mode
+        self.device = next(model.parameters()).device
+        self.encoder_decoder = bool(getattr(model.config, "is_encoder_decoder", False))
+        self._lock = threading.Lock()
+        if seed is not None:
+            torch.manual_seed(seed)
+        if tokenizer.pad_token_id is None:
+            if tokenizer.eos_token is None:
+                raise ModelLoadError("the tokenizer has neither a pad nor an eos token; cannot batch prompts")
+            tokenizer.pad_token = tokenizer.eos_token
+        if not self.encoder_decoder:
+            tokenizer.padding_side = "left"  # generation continues right after the prompt
+            tokenizer.truncation_side = "left"  # a long prompt loses its start, never the format's suffix
+        self.eos_ids = _eos_ids(model, tokenizer)
+        self._fwd_has_position_ids = "position_ids" in inspect.signature(model.forward).parameters
+
+    @classmethod
+    def from_config(cls, cfg: GeneratorConfig) -> HFGenerator:
+        model, tokenizer, _ = load_hf(
+            cfg.model,
+            kind="generator",
+            device=cfg.device,
+            dtype=cfg.dtype,
+            tokenizer_name=cfg.tokenizer,
+            trust_remote_code=cfg.trust_remote_code,
+            timeout=cfg.load_timeout,
+        )
+        return cls(
+            model,
+            tokenizer,
+            prompt_format=get_format(cfg.prompt_format, cfg.model, cfg.prompt_template),
+            decoding=cfg.decoding,
+            temperature=cfg.temperature,
+            top_p=cfg.top_p,
+            max_new_tokens=cfg.max_new_tokens,
+            max_input_tokens=cfg.max_input_tokens,
+            length_penalty=cfg.length_penalty,
+            rank_by=cfg.rank_by,
+            batch_size=cfg.batch_size,
+            stop=cfg.stop or (),
+            tactic_filter=TacticFilter(cfg.banned, cfg.allow_native_decide),
+            seed=cfg.seed,
+        )
+
+    def set_seed(self, seed: int) -> None:
+        """Reseed sampling (torch's global RNGs, which transformers samples from)."""
+        import torch
+
+        torch.manual_seed(seed)
+
+    def close(self) -> None:
+        """Drop the model (and free GPU memory); the generator is unusable afterwards."""
+        _release(self)
+
+    # ------------------------------------------------------------------------------------------------
+    def prompts(
+        self,
+        states: Sequence[str],
+        premises: Sequence[Sequence[Premise]] | None = None,
+        contexts: Sequence[StepContext | None] | None = None,
+    ) -> list[str]:
+        return [
+            self.format.render(
+                s,
+                premises[i] if premises else None,
+                contexts[i] if contexts else None,
+                max_len=self.max_input_tokens,
+            )
+            for i, s in enumerate(states)
+        ]
+
+    def generate(
+        self,
+        states: Sequence[str],
+        premises: Sequence[Sequence[Premise]] | None = None,
+        n: int = 8,
+        *,
+        contexts: Sequence[StepContext | None] | None = None,
+    ) -> list[list[Candidate]]:
+        if not states:
+            return []
+        if n < 1:
+            return [[] for _ in states]
+        prompts = self.prompts(states, premises, contexts)
+        out: list[list[Candidate]] = []
+        with self._lock:
+            for i in range(0, len(prompts), self.batch_size):
+                raw = self._generate_oom_safe(prompts[i : i + self.batch_size], n)
+                for per_prompt in raw:
+                    cands = [make_candidate(self.format.extract(t), lp, k) for t, lp, k in per_prompt]
+                    out.append(select(cands, n, self.rank_by, self.filter))
+        return out
+
+    def _generate_oom_safe(self, prompts: list[str], n: int) -> list[list[tuple[str, float, int]]]:
+        """Generate; on out-of-memory, halve the batch and retry (a single prompt that does not fit fails)."""
+        import torch
+
+        try:
+            return self._generate_batch(prompts, n)
+        except Exception as e:
+            if not is_oom(e):
+                raise
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            if len(prompts) == 1:
+                raise GenerationError(
+                    f"out of memory generating {n} tactics on {self.device}: lower generator.num_samples, "
+                    "max_new_tokens or max_input_tokens"
+                ) from e
+            half = len(prompts) // 2
+            log.warning("out of memory on a batch of %d prompts; retrying in halves", len(prompts))
+            return self._generate_oom_safe(prompts[:half], n) + self._generate_oom_safe(prompts[half:], n)
+
+    def _generate_batch(self, prompts: list[str], n: int) -> list[list[tuple[str, float, int]]]:
+        import torch
+
+        enc = self.tokenizer(
+            prompts, return_tensors="pt", padding=True, truncation=True, max_length=self.max_input_tokens
+        ).to(self.device)
+        mcfg = self.model.config
+        vocab = int(getattr(mcfg.get_text_config() if hasattr(mcfg, "get_text_config") else mcfg, "vocab_size", 0))
+        greedy = self.decoding == "sample" and self.temperature <= 0
+        per = 1 if greedy else n
+        rows = len(prompts) * per
+        keep_logits = self.score_mode == "logits" or (
+            self.score_mode == "auto" and rows * self.max_new_tokens * vocab <= _MAX_KEPT_LOGITS
+        )
+        kw: dict[str, Any] = {
+            "max_new_tokens": self.max_new_tokens,
+            "num_return_sequences": per,
+            "return_dict_in_generate": True,
+            "output_logits": keep_logits,
+            "pad_token_id": self.tokenizer.pad_token_id,
+        }
+        if self.eos_ids:
+            kw["eos_token_id"] = sorted(self.eos_ids)
+        if self.decoding == "beam":
+            kw.update(num_beams=n, do_sample=False, length_penalty=self.length_penalty, early_stopping=False)
+        elif greedy:
+            kw.update(num_beams=1, do_sample=False)
+        else:
+            kw.update(num_beams=1, do_sample=True, temperature=self.temperature, top_p=self.top_p, top_k=0)
+        if self.stop:
+            kw.update(stop_strings=list(self.stop), tokenizer=self.tokenizer)
+        with torch.inference_mode():
+            out = self.model.generate(**enc, **kw)
+        seqs = out.sequences
+        prompt_len = 0 if self.encoder_decoder else enc["input_ids"].shape[1]
+        gen = seqs[:, 1:] if self.encoder_decoder else seqs[:, prompt_len:]
+        lengths = self._lengths(gen)
+        with torch.inference_mode():
+            if keep_logits:
+                token_lp = self.model.compute_transition_scores(
+                    seqs, out.logits, getattr(out, "beam_indices", None), normalize_logits=True
+                )
+                token_lp = token_lp[:, : gen.shape[1]].float()
+            else:
+                token_lp = self._rescore(enc, seqs, gen, per)
+        results: list[list[tuple[str, float, int]]] = []
+        for p in range(len(prompts)):
+            group = []
+            for j in range(per):
+                r = p * per + j
+                k = int(lengths[r])
+                text = self.tokenizer.decode(gen[r, :k], skip_special_tokens=True)
+                group.append((text, float(token_lp[r, :k].sum()), k))
+            results.append(group)
+        return results
+
+    def _lengths(self, gen: Any) -> Any:
+        """Generated tokens per row, up to and including the first EOS."""
+        import torch
+
+        steps = gen.shape[1]
+        if not self.eos_ids or steps == 0:
+            return torch.full((gen.shape[0],), steps)
+        is_eos = torch.isin(gen, torch.tensor(sorted(self.eos_ids), device=gen.device))
+        first = is_eos.float().argmax(1) + 1  # argmax finds the first maximum
+        return torch.where(is_eos.any(1), first, torch.full_like(first, steps)).cpu()
+
+    def _rescore(self, enc: Any, seqs: Any, gen: Any, per: int, chunk: int = 4) -> Any:
+        """Raw-model log-prob of each generated token, by teacher forcing (a few rows at a time)."""
+        import torch
+
+        rows, steps = gen.shape
+        out = torch.zeros(rows, steps, dtype=torch.float32, device=gen.device)
+        if steps == 0:
+            return out
+        mask_prompt = enc["attention_mask"].repeat_interleave(per, dim=0)
+        for a in range(0, rows, chunk):
+            b = min(rows, a + chunk)
+            if self.encoder_decoder:
+                logits = self.model(
+                    input_ids=enc["input_ids"].repeat_interleave(per, dim=0)[a:b],
+                    attention_mask=mask_prompt[a:b],
+                    decoder_input_ids=seqs[a:b, :-1],
+                ).logits
+            else:
+                ids = seqs[a:b]
+                mask = torch.cat([mask_prompt[a:b], torch.ones_like(gen[a:b])], dim=1)
+                kw: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
+                if self._fwd_has_position_ids:
+                    kw["position_ids"] = (mask.long().cumsum(-1) - 1).clamp(min=0)
+                p0 = seqs.shape[1] - steps
+                logits = self.model(**kw).logits[:, p0 - 1 : -1]
+            lp = torch.log_softmax(logits.float(), dim=-1)
+            out[a:b] = lp.gather(-1, gen[a:b].unsqueeze(-1)).squeeze(-1)
+        return out
+
+
+class HFCritic:
+    """A learned critic: a sequence-classification model scoring goal states (higher = more promising).
+
+    One output (regression) is the score itself; several classes give the probability of the last class
+    (e.g. "provable"). ``negate`` turns a distance-to-``no goals`` regressor into higher-is-better.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        batch_size: int = 16,
+        max_input_tokens: int = 2048,
+        prompt_template: str = "{state}",
+        negate: bool = False,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.max_input_tokens = max_input_tokens
+        self.prompt_template = prompt_template
+        self.negate = negate
+        self.device = next(model.parameters()).device
+        self._lock = threading.Lock()
+        if tokenizer.pad_token_id is None and tokenizer.eos_token is not None:
+            tokenizer.pad_token = tokenizer.eos_token
+        if getattr(model.config, "pad_token_id", None) is None and tokenizer.pad_token_id is not None:
+            model.config.pad_token_id = tokenizer.pad_token_id  # decoder-only heads find the last token by it
+
+    @classmethod
+    def from_config(cls, cfg: CriticConfig) -> HFCritic:
+        if not cfg.model:
+            raise ModelLoadError("critic.backend = 'hf' needs critic.model (a hub id or a local folder)")
+        model, tokenizer, _ = load_hf(
+            cfg.model,
+            kind="critic",
+            device=cfg.device,
+            dtype=cfg.dtype,
+            trust_remote_code=cfg.trust_remote_code,
+            timeout=cfg.load_timeout,
+        )
+        return cls(
+            model,
+            tokenizer,
+            batch_size=cfg.batch_size,
+            max_input_tokens=cfg.max_input_tokens,
+            prompt_template=cfg.prompt_template,
+            negate=cfg.negate,
+        )
+
+    def close(self) -> None:
+        _release(self)
+
+    def score(self, states: Sequence[str]) -> list[float]:
+        import torch
+
+        scores: list[float] = []
+        texts = [self.prompt_template.replace("{state}", s) for s in states]
+        with self._lock, torch.inference_mode():
+            for i in range(0, len(texts), self.batch_size):
+                enc = self.tokenizer(
+                    texts[i : i + self.batch_size],
+                    return_tensors="pt",
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_input_tokens,
+                ).to(self.device)
+                try:
+                    logits = self.model(**enc).logits.float()
+                except Exception as e:
+                    if is_oom(e):
+                        raise GenerationError(
+                            f"out of memory scoring {len(texts[i : i + self.batch_size])} states on {self.device}: "
+                            "lower critic.batch_size or max_input_tokens"
+                        ) from e
+                    raise
+                vals = logits[:, 0] if logits.shape[-1] == 1 else torch.softmax(logits, dim=-1)[:, -1]
+                scores.extend(float(-v if self.negate else v) for v in vals.cpu())
+        return scores

@@ -1,0 +1,225 @@
+"""A tactic generator behind an OpenAI-compatible HTTP server: ``vllm serve MODEL``, or any hosted model.
+
+``/v1/completions`` (default) sends the step prover's raw prompt and asks for ``n`` completions with
+``logprobs``; ``/v1/chat/completions`` (``api = "chat"``) sends the prompt's user message and lets the server
+apply the model's chat template. States of one batch are sent as concurrent requests (the server batches them).
+With ``decoding = "beam"`` the request carries vLLM's ``use_beam_search`` extension.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from prover.models.base import Candidate, StepContext
+from prover.models.config import GeneratorConfig
+from prover.models.errors import GenerationError
+from prover.models.filters import TacticFilter, make_candidate, select
+from prover.models.prompts import PromptFormat, get_format
+from retrieval.base import Premise
+
+log = logging.getLogger(__name__)
+
+_RETRY_STATUS = (429, 500, 502, 503, 504)
+
+
+def _error_text(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return " ".join(resp.text.split())[:200] or resp.reason_phrase
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict):
+            return str(err.get("message") or err.get("detail") or err)[:300]
+        return str(err)[:300]
+    return str(body)[:300]
+
+
+class OpenAIGenerator:
+    def __init__(
+        self,
+        endpoint: str,
+        model: str,
+        *,
+        prompt_format: PromptFormat | str = "plain",
+        api: str = "completions",
+        api_key: str | None = None,
+        decoding: str = "sample",
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_new_tokens: int = 256,
+        max_input_tokens: int = 2300,
+        length_penalty: float = 0.0,
+        rank_by: str = "auto",
+        stop: Sequence[str] = (),
+        tactic_filter: TacticFilter | None = None,
+        request_timeout: float = 120.0,
+        max_retries: int = 2,
+        retry_backoff: float = 0.5,
+        max_concurrency: int = 16,
+        seed: int | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if api not in ("completions", "chat"):
+            raise ValueError(f"api must be 'completions' or 'chat', not {api!r}")
+        self.endpoint = endpoint.rstrip("/")
+        self.model = model
+        self.format = get_format(prompt_format) if isinstance(prompt_format, str) else prompt_format
+        self.api = api
+        self.decoding = decoding
+        self.temperature = temperature
+        self.top_p = top_p
+        self.max_new_tokens = max_new_tokens
+        self.max_input_tokens = max_input_tokens
+        self.length_penalty = length_penalty
+        self.rank_by = self.format.rank_by if rank_by == "auto" else rank_by
+        self.stop = list(dict.fromkeys([*self.format.stop, *stop]))
+        self.filter = tactic_filter if tactic_filter is not None else TacticFilter()
+        self.request_timeout = request_timeout
+        self.max_retries = max_retries
+        self.retry_backoff = retry_backoff
+        self.max_concurrency = max_concurrency
+        self.seed = seed
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(timeout=request_timeout, headers=headers, transport=transport)
+
+    @classmethod
+    def from_config(cls, cfg: GeneratorConfig) -> OpenAIGenerator:
+        return cls(
+            cfg.endpoint,
+            cfg.model,
+            prompt_format=get_format(cfg.prompt_format, cfg.model, cfg.prompt_template),
+            api=cfg.api,
+            api_key=os.environ.get(cfg.api_key_env) or None,
+            decoding=cfg.decoding,
+            temperature=cfg.temperature,
+            top_p=cfg.top_p,
+            max_new_tokens=cfg.max_new_tokens,
+            max_input_tokens=cfg.max_input_tokens,
+            length_penalty=cfg.length_penalty,
+            rank_by=cfg.rank_by,
+            stop=cfg.stop or (),
+            tactic_filter=TacticFilter(cfg.banned, cfg.allow_native_decide),
+            request_timeout=cfg.request_timeout,
+            max_retries=cfg.max_retries,
+            max_concurrency=cfg.max_concurrency,
+            seed=cfg.seed,
+        )
+
+    def set_seed(self, seed: int) -> None:
+        """Seed of the following requests' sampling (reproducible per prompt)."""
+        self.seed = seed
+
+    def close(self) -> None:
+        self._client.close()
+
+    # ------------------------------------------------------------------------------------------------
+    def generate(
+        self,
+        states: Sequence[str],
+        premises: Sequence[Sequence[Premise]] | None = None,
+        n: int = 8,
+        *,
+        contexts: Sequence[StepContext | None] | None = None,
+    ) -> list[list[Candidate]]:
+        if not states:
+            return []
+        if n < 1:
+            return [[] for _ in states]
+        prompts = [
+            self.format.render(
+                s,
+                premises[i] if premises else None,
+                contexts[i] if contexts else None,
+                max_len=self.max_input_tokens,
+                chat=self.api == "chat",
+            )
+            for i, s in enumerate(states)
+        ]
+        if len(prompts) == 1:
+            raw = [self._one(prompts[0], n)]
+        else:
+            with ThreadPoolExecutor(min(self.max_concurrency, len(prompts))) as pool:
+                raw = list(pool.map(lambda p: self._one(p, n), prompts))
+        out = []
+        for per_prompt in raw:
+            cands = [make_candidate(self.format.extract(t), lp, k) for t, lp, k in per_prompt]
+            out.append(select(cands, n, self.rank_by, self.filter))
+        return out
+
+    def _body(self, prompt: str, n: int) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model, "n": n, "max_tokens": self.max_new_tokens}
+        if self.api == "chat":
+            body.update(messages=[{"role": "user", "content": prompt}], logprobs=True)
+        else:
+            body.update(prompt=prompt, logprobs=1)
+        if self.decoding == "beam":
+            body.update(use_beam_search=True, temperature=0.0, length_penalty=self.length_penalty)
+        else:
+            body.update(temperature=self.temperature, top_p=self.top_p)
+        if self.stop:
+            body["stop"] = self.stop
+        if self.seed is not None:
+            body["seed"] = self.seed
+        return body
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.endpoint}{path}"
+        for attempt in range(self.max_retries + 1):
+            last = attempt == self.max_retries
+            try:
+                resp = self._client.post(url, json=body)
+            except httpx.TimeoutException as e:
+                raise GenerationError(
+                    f"the model server at {url} did not answer within {self.request_timeout:g}s "
+                    "(generator.request_timeout)"
+                ) from e
+            except httpx.TransportError as e:
+                if last:
+                    raise GenerationError(
+                        f"cannot reach the model server at {url} ({type(e).__name__}: {e}); start one "
+                        "(e.g. `vllm serve MODEL`) or set generator.endpoint"
+                    ) from e
+                time.sleep(self.retry_backoff * 2**attempt)
+                continue
+            if resp.status_code in _RETRY_STATUS and not last:
+                log.warning("model server answered HTTP %d; retrying", resp.status_code)
+                time.sleep(self.retry_backoff * 2**attempt)
+                continue
+            if resp.status_code >= 400:
+                hint = " (check the API key in the variable named by generator.api_key_env)"
+                raise GenerationError(
+                    f"model server {url} answered HTTP {resp.status_code}: {_error_text(resp)}"
+                    + (hint if resp.status_code in (401, 403) else "")
+                )
+            try:
+                data = resp.json()
+            except ValueError as e:
+                raise GenerationError(f"model server {url} answered something that is not JSON") from e
+            if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+                raise GenerationError(f"model server {url} answered JSON without a 'choices' list")
+            return data
+        raise AssertionError("unreachable")
+
+    def _one(self, prompt: str, n: int) -> list[tuple[str, float, int]]:
+        path = "/chat/completions" if self.api == "chat" else "/completions"
+        data = self._post(path, self._body(prompt, n))
+        out = []
+        for choice in sorted(data["choices"], key=lambda c: c.get("index", 0)):
+            if self.api == "chat":
+                text = (choice.get("message") or {}).get("content") or ""
+                entries = (choice.get("logprobs") or {}).get("content") or []
+                lps = [e.get("logprob") for e in entries]
+            else:
+                text = choice.get("text") or ""
+                lps = (choice.get("logprobs") or {}).get("token_logprobs") or []
+            lps = [float(x) for x in lps if x is not None]
+            out.append((text, sum(lps), len(lps)))
+        return out
