@@ -228,6 +228,11 @@ class AgentFactory:
     def open(self, config: ProverConfig, workers: int, *, generator: Any = None) -> Shared:
         """Build the shared parts for ``workers`` threads (``generator`` given: use it, e.g. a Ray proxy)."""
         shared = Shared()
+        if self.env_fn is None and config.lean.replay_path is None:
+            from prover.lean.project import resolve_repl_command
+
+            # Fail in a second when Lean is missing, not after minutes of loading a model.
+            resolve_repl_command(config.lean)
         try:
             if generator is None:
                 generator = self.build_generator(config)
