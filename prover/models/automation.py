@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from prover.models.base import Candidate, StepContext, TacticGenerator
 from prover.models.config import DEFAULT_AUTOMATION
-from prover.models.filters import TacticFilter, make_candidate, normalize_tactic
+from prover.models.filters import TacticFilter, dedupe, make_candidate
 from retrieval.base import Premise
 
 
@@ -25,13 +25,7 @@ class AutomationGenerator:
         respect_n: bool = False,
     ) -> None:
         filt = tactic_filter if tactic_filter is not None else TacticFilter()
-        seen: set[str] = set()
-        self.tactics: list[str] = []
-        for t in tactics:
-            k = normalize_tactic(t)
-            if k and k not in seen and filt.allowed(t):
-                seen.add(k)
-                self.tactics.append(t.strip())
+        self.tactics = [t.strip() for t in dedupe((t for t in tactics if filt.allowed(t)), str)]
         self.logprob = float(logprob)
         self.respect_n = respect_n
 
@@ -77,12 +71,5 @@ class CombinedGenerator:
         out = []
         for m, a in zip(from_model, from_auto, strict=True):
             first, second = (a, m) if self.automation_first else (m, a)
-            seen: set[str] = set()
-            merged = []
-            for c in [*first, *second]:
-                k = normalize_tactic(c.tactic)
-                if k not in seen:
-                    seen.add(k)
-                    merged.append(c)
-            out.append(merged)
+            out.append(list(dedupe([*first, *second], lambda c: c.tactic, drop_empty=False)))
         return out

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TypeVar
 
 from prover.models.base import Candidate
 
 # `decide +native` and `decide (config := {native := true})` are native_decide by another name.
 NATIVE_DECIDE = ("native_decide", "+native", "native := true", "ofReduceBool")
+
+T = TypeVar("T")
 
 
 def normalize_tactic(tactic: str) -> str:
@@ -39,6 +42,17 @@ def make_candidate(tactic: str, logprob: float, num_tokens: int) -> Candidate:
     return Candidate(tactic=tactic, logprob=logprob, mean_logprob=mean, num_tokens=int(num_tokens))
 
 
+def dedupe(items: Iterable[T], key: Callable[[T], str], *, drop_empty: bool = True) -> Iterator[T]:
+    """The first item of each whitespace-normalised ``key(item)``, in order (empty keys dropped unless told)."""
+    seen: set[str] = set()
+    for item in items:
+        k = normalize_tactic(key(item))
+        if (drop_empty and not k) or k in seen:
+            continue
+        seen.add(k)
+        yield item
+
+
 def select(
     candidates: Sequence[Candidate],
     n: int,
@@ -47,16 +61,27 @@ def select(
 ) -> list[Candidate]:
     """Filter, sort best first by ``rank_by`` ("sum" or "mean" log-prob; stable), dedupe and keep ``n``."""
     key = (lambda c: c.mean_logprob) if rank_by == "mean" else (lambda c: c.logprob)
+    ranked = sorted(candidates, key=key, reverse=True)
+    allowed = (c for c in ranked if tactic_filter is None or tactic_filter.allowed(c.tactic))
     out: list[Candidate] = []
-    seen: set[str] = set()
-    for c in sorted(candidates, key=key, reverse=True):
-        if tactic_filter is not None and not tactic_filter.allowed(c.tactic):
-            continue
-        k = normalize_tactic(c.tactic)
-        if not k or k in seen:
-            continue
-        seen.add(k)
+    for c in dedupe(allowed, lambda c: c.tactic):
         out.append(c)
         if len(out) >= n:
             break
     return out
+
+
+def select_completions(
+    raw: Iterable[Iterable[tuple[str, float, int]]],
+    n: int,
+    *,
+    extract: Callable[[str], str],
+    rank_by: str = "sum",
+    tactic_filter: TacticFilter | None = None,
+) -> list[list[Candidate]]:
+    """A model backend's post-processing: for each prompt's raw completions ``(text, sum log-prob, tokens)``,
+    the tactic ``extract(text)`` as a `Candidate`, then `select` (filtered, deduplicated, best ``n`` first)."""
+    return [
+        select([make_candidate(extract(text), lp, k) for text, lp, k in per_prompt], n, rank_by, tactic_filter)
+        for per_prompt in raw
+    ]

@@ -19,7 +19,7 @@ from typing import Any
 from prover.models.base import Candidate, StepContext
 from prover.models.config import CriticConfig, GeneratorConfig
 from prover.models.errors import GenerationError, ModelLoadError
-from prover.models.filters import TacticFilter, make_candidate, select
+from prover.models.filters import TacticFilter, select_completions
 from prover.models.loading import (
     call_with_timeout,
     dtype_kwarg,
@@ -238,9 +238,9 @@ class HFGenerator:
         with self._lock:
             for i in range(0, len(prompts), self.batch_size):
                 raw = self._generate_oom_safe(prompts[i : i + self.batch_size], n)
-                for per_prompt in raw:
-                    cands = [make_candidate(self.format.extract(t), lp, k) for t, lp, k in per_prompt]
-                    out.append(select(cands, n, self.rank_by, self.filter))
+                out += select_completions(
+                    raw, n, extract=self.format.extract, rank_by=self.rank_by, tactic_filter=self.filter
+                )
         return out
 
     def _generate_oom_safe(self, prompts: list[str], n: int) -> list[list[tuple[str, float, int]]]:

@@ -20,7 +20,7 @@ import httpx
 from prover.models.base import Candidate, StepContext
 from prover.models.config import GeneratorConfig
 from prover.models.errors import GenerationError
-from prover.models.filters import TacticFilter, make_candidate, select
+from prover.models.filters import TacticFilter, select_completions
 from prover.models.prompts import PromptFormat, get_format
 from retrieval.base import Premise
 
@@ -148,11 +148,7 @@ class OpenAIGenerator:
         else:
             with ThreadPoolExecutor(min(self.max_concurrency, len(prompts))) as pool:
                 raw = list(pool.map(lambda p: self._one(p, n), prompts))
-        out = []
-        for per_prompt in raw:
-            cands = [make_candidate(self.format.extract(t), lp, k) for t, lp, k in per_prompt]
-            out.append(select(cands, n, self.rank_by, self.filter))
-        return out
+        return select_completions(raw, n, extract=self.format.extract, rank_by=self.rank_by, tactic_filter=self.filter)
 
     def _body(self, prompt: str, n: int) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "n": n, "max_tokens": self.max_new_tokens}

@@ -15,7 +15,7 @@ from typing import Any
 from prover.models.base import Candidate, StepContext
 from prover.models.config import GeneratorConfig
 from prover.models.errors import GenerationError, ModelLoadError
-from prover.models.filters import TacticFilter, make_candidate, select
+from prover.models.filters import TacticFilter, select_completions
 from prover.models.loading import call_with_timeout, explain_load_error, is_oom
 from prover.models.prompts import PromptFormat, get_format
 from retrieval.base import Premise
@@ -172,11 +172,7 @@ class VLLMGenerator:
                         "gpu_memory_utilization, max_model_len, num_samples or the search's expansion_batch"
                     ) from e
                 raise
-        out = []
-        for per_prompt in raw:
-            cands = [make_candidate(self.format.extract(t), lp, k) for t, lp, k in per_prompt]
-            out.append(select(cands, n, self.rank_by, self.filter))
-        return out
+        return select_completions(raw, n, extract=self.format.extract, rank_by=self.rank_by, tactic_filter=self.filter)
 
     def _sample(self, prompts: list[str], n: int) -> list[list[tuple[str, float, int]]]:
         kw: dict[str, Any] = {
