@@ -21,6 +21,7 @@ from typing import Any
 from prover.errors import UserError
 from prover.lean.types import Theorem
 
+SPLITS = ("valid", "test")  # the usual splits, searched for a benchmark known only by its files
 # name -> splits. Files are ``{name}_{split}.jsonl`` in the benchmark directory.
 BENCHMARKS: dict[str, tuple[str, ...]] = {
     "minif2f": ("valid", "test"),
@@ -241,6 +242,38 @@ def load_lean_dir(path: Path | str) -> list[Theorem]:
 
 def benchmark_file(name: str, split: str, benchmark_dir: Path | str) -> Path:
     return Path(benchmark_dir) / f"{name}_{split}.jsonl"
+
+
+def benchmark_files(name: str, split: str | None, benchmark_dir: Path | str) -> list[Path]:
+    """JSONL files of a benchmark named by file stem in ``benchmark_dir`` (registered or not):
+    ``<dir>/<name>.jsonl`` (a stem such as ``minif2f_test``; when no ``split`` is asked for), else
+    ``<dir>/<name>_<split>.jsonl`` for ``split`` or each of valid/test that exists."""
+    d = Path(benchmark_dir)
+    whole = d / f"{name}.jsonl"
+    if whole.is_file() and split is None:
+        return [whole]
+    splits = [split] if split else list(SPLITS)
+    files = [benchmark_file(name, s, d) for s in splits]
+    found = [f for f in files if f.is_file()]
+    if not found:
+        names = sorted(f.stem for f in d.glob("*.jsonl")) if d.is_dir() else []
+        hint = f"; available: {', '.join(names)}" if names else f" (directory {d} has none; set batch.benchmark_dir)"
+        want = " or ".join(str(f.name) for f in files)
+        raise BenchmarkError(f"benchmark {name!r}: no {want} in {d}{hint}")
+    return found
+
+
+def load_benchmark_files(name: str, split: str | None, benchmark_dir: Path | str) -> list[Theorem]:
+    """The rows of `benchmark_files`, each file read by `read_jsonl` with source ``bench:split`` (from the
+    file name, e.g. ``minif2f_test.jsonl`` -> ``minif2f:test``). Keys are unique per file, not across files."""
+    out: list[Theorem] = []
+    for f in benchmark_files(name, split, benchmark_dir):
+        stem = f.stem
+        tail = stem.rsplit("_", 1)[1] if "_" in stem else ""
+        sp = tail if tail in SPLITS else (split or "")
+        bench = stem[: -len(sp) - 1] if sp and stem.endswith("_" + sp) else stem
+        out.extend(read_jsonl(f, source=f"{bench}:{sp}" if sp else bench))
+    return out
 
 
 def load_benchmark(name: str, split: str | None, benchmark_dir: Path | str) -> list[Theorem]:

@@ -1,87 +1,36 @@
 """Naming a theorem: from a benchmark JSONL, from a ``.lean`` file, or from a statement string.
 
-`load_theorem` is what ``prover prove`` uses. Benchmark rows are read by the small JSONL reader here
-(`load_benchmark_theorem`; batch runs may route it through their own benchmark loader): ``statement`` =
-the row's ``formal_statement``, ``header`` = its ``header``, ``source`` = ``benchmark:split``, the other
-fields in ``meta``.
+`load_theorem` is what ``prover prove`` uses. Benchmark rows are read by ``data.benchmarks`` (the loaders
+of ``prover batch``): ``statement`` = the row's ``formal_statement``, ``header`` = its ``header``,
+``source`` = ``benchmark:split``, the other fields in ``meta``.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from pathlib import Path
-from typing import Any
 
+from data.benchmarks import BENCHMARKS, load_benchmark_files, load_theorems
 from prover.errors import UserError
+from prover.lean.gate import find_declarations, mask_comments_and_strings
 from prover.lean.types import Theorem
-
-SPLITS = ("valid", "test")
-
 
 # ---------------------------------------------------------------------------------------------------
 # Benchmarks
 
 
-def benchmark_files(benchmark: str, benchmark_dir: Path, split: str | None = None) -> list[Path]:
-    """JSONL files of ``benchmark``: a path to a ``.jsonl`` file, ``<dir>/<benchmark>.jsonl`` (a file
-    stem such as ``minif2f_test``), or ``<dir>/<benchmark>_<split>.jsonl`` for each split."""
-    p = Path(benchmark)
-    if p.suffix == ".jsonl":
-        if not p.is_file():
-            raise UserError(f"benchmark file not found: {p}")
-        return [p]
-    d = Path(benchmark_dir)
-    whole = d / f"{benchmark}.jsonl"
-    if whole.is_file() and split is None:
-        return [whole]
-    splits = [split] if split else list(SPLITS)
-    files = [d / f"{benchmark}_{s}.jsonl" for s in splits]
-    found = [f for f in files if f.is_file()]
-    if not found:
-        names = sorted(f.stem for f in d.glob("*.jsonl")) if d.is_dir() else []
-        hint = f"; available: {', '.join(names)}" if names else f" (directory {d} has none; set batch.benchmark_dir)"
-        want = " or ".join(str(f.name) for f in files)
-        raise UserError(f"benchmark {benchmark!r}: no {want} in {d}{hint}")
-    return found
-
-
-def theorem_from_row(row: dict[str, Any], source: str) -> Theorem:
-    try:
-        name, statement = str(row["name"]), str(row["formal_statement"])
-    except KeyError as e:
-        raise UserError(f"{source}: row without {e.args[0]!r}") from e
-    meta = {k: v for k, v in row.items() if k not in ("name", "formal_statement", "header")}
-    return Theorem(name=name, statement=statement, header=str(row.get("header") or ""), source=source, meta=meta)
-
-
-def _read_rows(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    with path.open(encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise UserError(f"{path}:{i}: not JSON ({e.msg})") from e
-    return rows
-
-
 def load_benchmark_theorem(benchmark: str, name: str, benchmark_dir: Path, split: str | None = None) -> Theorem:
-    """The theorem ``name`` of ``benchmark`` (searching the valid and test splits unless ``split``).
+    """The theorem ``name`` (or key) of ``benchmark`` (searching the valid and test splits unless ``split``).
 
-    Uses the batch runs' loader (``data.benchmarks.load_theorems``) when it is there, so that ``prove``
-    and ``batch`` read a benchmark the same way; else the minimal JSONL reader below.
+    Read by the batch runs' loaders, so that ``prove`` and ``batch`` read a benchmark the same way: a
+    registered name or a ``.jsonl`` path by ``data.benchmarks.load_theorems``, any other name by the JSONL
+    files ``<benchmark_dir>/<benchmark>[_<split>].jsonl`` (``data.benchmarks.load_benchmark_files``).
     """
-    try:
-        from data.benchmarks import BENCHMARKS, load_theorems
-    except ImportError:
-        return _load_benchmark_theorem_jsonl(benchmark, name, benchmark_dir, split)
-    if benchmark not in BENCHMARKS and Path(benchmark).suffix != ".jsonl":
-        return _load_benchmark_theorem_jsonl(benchmark, name, benchmark_dir, split)
-    theorems = load_theorems(benchmark, split, benchmark_dir)
+    if benchmark in BENCHMARKS or Path(benchmark).suffix == ".jsonl":
+        theorems = load_theorems(benchmark, split, benchmark_dir)
+    else:
+        theorems = load_benchmark_files(benchmark, split, benchmark_dir)
     hits = [t for t in theorems if t.name == name or t.meta.get("key") == name]
     if not hits:
         close = difflib.get_close_matches(name, [t.name for t in theorems], n=3)
@@ -93,74 +42,8 @@ def load_benchmark_theorem(benchmark: str, name: str, benchmark_dir: Path, split
     return hits[0]
 
 
-def _load_benchmark_theorem_jsonl(benchmark: str, name: str, benchmark_dir: Path, split: str | None) -> Theorem:
-    files = benchmark_files(benchmark, benchmark_dir, split)
-    hits: list[Theorem] = []
-    for f in files:
-        stem = f.stem
-        sp = stem.rsplit("_", 1)[1] if "_" in stem and stem.rsplit("_", 1)[1] in SPLITS else (split or "")
-        bench = stem[: -len(sp) - 1] if sp and stem.endswith("_" + sp) else stem
-        source = f"{bench}:{sp}" if sp else bench
-        for row in _read_rows(f):
-            if str(row.get("name")) == name:
-                hits.append(theorem_from_row(row, source))
-    if not hits:
-        close = _close_names(name, files)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UserError(f"theorem {name!r} not found in {', '.join(str(f) for f in files)}{hint}")
-    if len(hits) > 1:
-        where = ", ".join(t.source for t in hits)
-        raise UserError(f"theorem {name!r} is in several splits ({where}); pick one with --split")
-    return hits[0]
-
-
-def _close_names(name: str, files: list[Path]) -> list[str]:
-    names = [str(r.get("name")) for f in files for r in _read_rows(f)]
-    return difflib.get_close_matches(name, names, n=3)
-
-
 # ---------------------------------------------------------------------------------------------------
-# .lean files
-
-_DECL = re.compile(r"(?m)^[ \t]*(?:(?:private|protected|noncomputable|nonrec)\s+)*(theorem|lemma)\s+(\S+)")
-
-
-def _strip_comments_and_strings(text: str) -> str:
-    """``text`` with comments and string literals replaced by spaces (same length, same newlines)."""
-    out = list(text)
-    i, n = 0, len(text)
-
-    def blank(a: int, b: int) -> None:
-        for k in range(a, b):
-            if out[k] != "\n":
-                out[k] = " "
-
-    while i < n:
-        if text.startswith("--", i):
-            j = text.find("\n", i)
-            j = n if j < 0 else j
-            blank(i, j)
-            i = j
-        elif text.startswith("/-", i):
-            depth, j = 1, i + 2
-            while j < n and depth:
-                if text.startswith("/-", j):
-                    depth, j = depth + 1, j + 2
-                elif text.startswith("-/", j):
-                    depth, j = depth - 1, j + 2
-                else:
-                    j += 1
-            blank(i, j)
-            i = j
-        elif text[i] == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            blank(i, min(j + 1, n))
-            i = j + 1
-        else:
-            i += 1
-    return "".join(out)
+# .lean files (declarations found by `prover.lean.gate`'s scanner, on text with comments and strings masked)
 
 
 def _statement_end(code: str, start: int) -> int | None:
@@ -206,22 +89,23 @@ def load_file_theorem(path: Path, name: str) -> Theorem:
     if not path.is_file():
         raise UserError(f"file not found: {path}")
     text = path.read_text(encoding="utf-8")
-    code = _strip_comments_and_strings(text)
+    code = mask_comments_and_strings(text)
     names = []
-    for m in _DECL.finditer(code):
-        decl = m.group(2)
+    for d in find_declarations(text):
+        if not d.is_theorem or d.name is None or d.name_span is None:
+            continue
+        decl = d.name
         names.append(decl)
         if name not in (decl, decl.split(".")[-1]) and not name.endswith("." + decl):
             continue
-        kw_line = code.rfind("\n", 0, m.start()) + 1
+        kw_line = code.rfind("\n", 0, d.start) + 1
         start = _decl_start(text, code, kw_line)
-        end = _statement_end(code, m.end())
+        end = _statement_end(code, d.name_span[1])
+        line = text.count("\n", 0, d.start) + 1
         if end is None:
-            line = text.count("\n", 0, m.start()) + 1
             raise UserError(f"{path}:{line}: cannot find the ':=' that ends the statement of {name!r}")
         statement = text[start:end].rstrip() + " by"
         header = text[:start].rstrip() + "\n" if text[:start].strip() else ""
-        line = text.count("\n", 0, m.start(1)) + 1
         return Theorem(name=decl, statement=statement, header=header, source=f"{path}:{line}")
     hint = f"; it declares {', '.join(names[:10])}" if names else "; it declares no theorem or lemma"
     raise UserError(f"theorem {name!r} not found in {path}{hint}")
