@@ -23,8 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from prover.cli.common import add_options, config_overrides
 from prover.errors import UserError
 
 
@@ -69,7 +68,7 @@ def _register_batch(sub: argparse._SubParsersAction) -> None:
         choices=["mark", "skip", "include"],
         help="statements flagged false/vacuous: mark = run and report apart (default), skip = leave out",
     )
-    what.add_argument("--benchmark-dir", type=Path, metavar="DIR", help="where benchmark JSONL files are")
+    add_options(what, "--benchmark-dir")
 
     run = p.add_argument_group("run")
     run.add_argument("--out", required=True, type=Path, metavar="RUN_DIR", help="run directory (store + reports)")
@@ -88,41 +87,21 @@ def _register_batch(sub: argparse._SubParsersAction) -> None:
     )
 
     cfg = p.add_argument_group("configuration")
-    cfg.add_argument("--config", type=Path, metavar="FILE", help="config file (.toml, .yaml)")
-    cfg.add_argument(
-        "--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a config value (repeatable)"
-    )
-    cfg.add_argument("--backend", help="generator backend (generator.backend: hf | vllm | openai | automation)")
-    cfg.add_argument("--model", help="generator model name or path (generator.model)")
-    cfg.add_argument("--max-expansions", type=int, metavar="N", help="search.max_expansions")
-    cfg.add_argument("--time-limit", type=float, metavar="SECONDS", help="wall time per attempt (search.time_limit)")
+    add_options(cfg, "--config", "--set", "--backend", "--model", "--max-expansions", "--time-limit")
     p.set_defaults(func=run_batch_cmd)
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    ov: dict[str, Any] = {}
-    for item in args.set:
-        if "=" not in item:
-            raise UserError(f"--set {item!r}: expected SECTION.KEY=VALUE")
-        k, v = item.split("=", 1)
-        try:
-            ov[k.strip()] = yaml.safe_load(v) if v.strip() else None
-        except yaml.YAMLError as e:
-            raise UserError(f"--set {item!r}: bad value ({str(e).splitlines()[0]})") from e
-    direct = {
-        "generator.backend": args.backend,
-        "generator.model": args.model,
-        "search.max_expansions": args.max_expansions,
-        "search.time_limit": args.time_limit,
-        "batch.benchmark_dir": str(args.benchmark_dir) if args.benchmark_dir else None,
-        "batch.attempts": args.attempts,
-        "batch.workers": args.workers,
-        "batch.seed": args.seed,
-        "batch.known_issues": args.known_issues,
-        "batch.ray_address": args.ray,
-    }
-    ov.update({k: v for k, v in direct.items() if v is not None})
-    return ov
+    return config_overrides(
+        args,
+        {
+            "batch.attempts": args.attempts,
+            "batch.workers": args.workers,
+            "batch.seed": args.seed,
+            "batch.known_issues": args.known_issues,
+            "batch.ray_address": args.ray,
+        },
+    )
 
 
 def load_factory(spec: str) -> Any:

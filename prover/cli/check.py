@@ -16,8 +16,8 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
+from prover.cli.common import add_options, load_config_from_args
 from prover.errors import UserError
 
 
@@ -30,8 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("file", type=Path, metavar="FILE.lean", help="the Lean file to check")
     p.add_argument("--theorem", metavar="NAME", help="audit only this theorem's axioms (default: every theorem)")
-    p.add_argument("--lean-project", type=Path, metavar="DIR", help="Lean project (default: lean.project_dir)")
-    p.add_argument("--config", type=Path, metavar="FILE", help="config file (.toml, .yaml)")
+    add_options(p, "--lean-project", "--config")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="Lean time limit per command (lean.timeout)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("-q", "--quiet", action="store_true", help="print errors and the verdict only")
@@ -39,7 +38,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from prover.config import load_config
     from prover.lean.gate import SoundnessGate, find_declarations, split_header
     from prover.lean.project import project_lean_version
     from prover.lean.repl import ReplProcess
@@ -55,14 +53,9 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as e:
         raise UserError(f"{path}: cannot read it ({e})") from e
 
-    overrides: dict[str, Any] = {}
-    if args.lean_project:
-        overrides["lean.project_dir"] = str(args.lean_project)
-    if args.timeout is not None:
-        if args.timeout <= 0:
-            raise UserError("--timeout must be positive")
-        overrides["lean.timeout"] = args.timeout
-    config = load_config(args.config, overrides)
+    if args.timeout is not None and args.timeout <= 0:
+        raise UserError("--timeout must be positive")
+    config = load_config_from_args(args, {"lean.timeout": args.timeout})
 
     names = None
     if args.theorem:

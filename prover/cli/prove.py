@@ -17,8 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from prover.cli.common import add_options, config_overrides
 from prover.errors import UserError
 
 EXIT = {"proved": 0, "failed": 1, "timeout": 2, "error": 2}
@@ -42,23 +41,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--header-file", type=Path, metavar="F", help="read the header from a file")
 
     cfg = p.add_argument_group("configuration")
-    cfg.add_argument("--config", type=Path, metavar="FILE", help="config file (.toml, .yaml)")
-    cfg.add_argument(
-        "--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a config value (repeatable)"
-    )
-    cfg.add_argument("--backend", help="generator backend (generator.backend: hf | vllm | openai | automation)")
-    cfg.add_argument("--model", help="generator model name or path (generator.model)")
+    add_options(cfg, "--config", "--set", "--backend", "--model")
     cfg.add_argument("--device", help="generator device (generator.device: auto | cpu | cuda)")
     cfg.add_argument("-n", "--num-samples", type=int, metavar="N", help="tactics per expansion (generator.num_samples)")
     cfg.add_argument("--algorithm", choices=["best_first", "mps"], help="search algorithm (search.algorithm)")
-    cfg.add_argument("--max-expansions", type=int, metavar="N", help="search.max_expansions")
+    add_options(cfg, "--max-expansions")
     cfg.add_argument("--max-lean-calls", type=int, metavar="N", help="search.max_lean_calls")
     cfg.add_argument("--max-depth", type=int, metavar="N", help="search.max_depth")
-    cfg.add_argument("--time-limit", type=float, metavar="SECONDS", help="wall time per attempt (search.time_limit)")
+    add_options(cfg, "--time-limit")
     cfg.add_argument("--tactic-timeout", type=float, metavar="SECONDS", help="per-tactic Lean timeout")
     cfg.add_argument("--premises", type=int, metavar="K", help="premises per state (retrieval.k; 0 disables retrieval)")
     cfg.add_argument("--index-dir", type=Path, metavar="DIR", help="retrieval index (retrieval.index_dir)")
-    cfg.add_argument("--benchmark-dir", type=Path, metavar="DIR", help="where benchmark JSONL files are")
+    add_options(cfg, "--benchmark-dir")
     cfg.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
 
     out = p.add_argument_group("output")
@@ -71,34 +65,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """``--set`` items, then direct flags (later wins), as a dict for `load_config`."""
-    ov: dict[str, Any] = {}
-    for item in args.set:
-        if "=" not in item:
-            raise UserError(f"--set {item!r}: expected SECTION.KEY=VALUE")
-        k, v = item.split("=", 1)
-        try:
-            ov[k.strip()] = yaml.safe_load(v) if v.strip() else None
-        except yaml.YAMLError as e:
-            raise UserError(f"--set {item!r}: bad value ({str(e).splitlines()[0]})") from e
-    direct = {
-        "generator.backend": args.backend,
-        "generator.model": args.model,
+    own = {
         "generator.device": args.device,
         "generator.num_samples": args.num_samples,
         "search.algorithm": args.algorithm,
-        "search.max_expansions": args.max_expansions,
         "search.max_lean_calls": args.max_lean_calls,
         "search.max_depth": args.max_depth,
-        "search.time_limit": args.time_limit,
         "search.tactic_timeout": args.tactic_timeout,
         "retrieval.index_dir": str(args.index_dir) if args.index_dir else None,
-        "batch.benchmark_dir": str(args.benchmark_dir) if args.benchmark_dir else None,
     }
     if args.premises is not None:
-        direct["retrieval.k"] = args.premises
-        direct["retrieval.enabled"] = args.premises > 0
-    ov.update({k: v for k, v in direct.items() if v is not None})
-    return ov
+        own["retrieval.k"] = args.premises
+        own["retrieval.enabled"] = args.premises > 0
+    return config_overrides(args, own)
 
 
 def run(args: argparse.Namespace) -> int:

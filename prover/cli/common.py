@@ -1,0 +1,90 @@
+"""Configuration options shared by ``prover prove``, ``prover batch`` and ``prover check``, and loading the
+config from them: ``--config FILE``, then ``--set SECTION.KEY=VALUE`` items, then direct flags (later wins).
+
+Not a subcommand (it is not in ``SUBCOMMANDS``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from prover.errors import UserError
+
+# flag -> (argparse keywords, the config key it sets or None). The same flag means the same in every command.
+_OPTIONS: dict[str, tuple[dict[str, Any], str | None]] = {
+    "--config": ({"type": Path, "metavar": "FILE", "help": "config file (.toml, .yaml)"}, None),
+    "--set": (
+        {
+            "action": "append",
+            "default": [],
+            "metavar": "SECTION.KEY=VALUE",
+            "help": "override a config value (repeatable)",
+        },
+        None,
+    ),
+    "--backend": (
+        {"help": "generator backend (generator.backend: hf | vllm | openai | automation)"},
+        "generator.backend",
+    ),
+    "--model": ({"help": "generator model name or path (generator.model)"}, "generator.model"),
+    "--max-expansions": ({"type": int, "metavar": "N", "help": "search.max_expansions"}, "search.max_expansions"),
+    "--time-limit": (
+        {"type": float, "metavar": "SECONDS", "help": "wall time per attempt (search.time_limit)"},
+        "search.time_limit",
+    ),
+    "--benchmark-dir": (
+        {"type": Path, "metavar": "DIR", "help": "where benchmark JSONL files are"},
+        "batch.benchmark_dir",
+    ),
+    "--lean-project": (
+        {"type": Path, "metavar": "DIR", "help": "Lean project (default: lean.project_dir)"},
+        "lean.project_dir",
+    ),
+}
+
+
+def add_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *flags: str) -> None:
+    """Add the shared ``flags`` (e.g. ``"--config", "--set"``) to ``parser``, in that order."""
+    for flag in flags:
+        parser.add_argument(flag, **_OPTIONS[flag][0])
+
+
+def parse_set_items(items: list[str]) -> dict[str, Any]:
+    """``--set SECTION.KEY=VALUE`` items as a dict (values parsed as YAML; empty = None)."""
+    ov: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise UserError(f"--set {item!r}: expected SECTION.KEY=VALUE")
+        k, v = item.split("=", 1)
+        try:
+            ov[k.strip()] = yaml.safe_load(v) if v.strip() else None
+        except yaml.YAMLError as e:
+            raise UserError(f"--set {item!r}: bad value ({str(e).splitlines()[0]})") from e
+    return ov
+
+
+def config_overrides(args: argparse.Namespace, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Overrides for `load_config`: the ``--set`` items, then the shared flags the command has, then
+    ``extra`` (the command's own flags, config key -> value); values that are None are left out."""
+    ov = parse_set_items(getattr(args, "set", None) or [])
+    direct: dict[str, Any] = {}
+    for flag, (_, key) in _OPTIONS.items():
+        dest = flag.lstrip("-").replace("-", "_")
+        value = getattr(args, dest, None)
+        if key is not None and value is not None:
+            direct[key] = str(value) if isinstance(value, Path) else value
+    direct.update(extra or {})
+    ov.update({k: v for k, v in direct.items() if v is not None})
+    return ov
+
+
+def load_config_from_args(args: argparse.Namespace, extra: Mapping[str, Any] | None = None) -> Any:
+    """The `prover.config` config of ``--config`` with `config_overrides` applied."""
+    from prover.config import load_config
+
+    return load_config(args.config, config_overrides(args, extra))
