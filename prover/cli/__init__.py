@@ -15,7 +15,7 @@ from prover.errors import UserError
 from prover.lean.types import LeanException
 
 # Modules under prover/cli/ that define subcommands, in --help order.
-SUBCOMMANDS: list[str] = ["prove", "check", "doctor", "batch"]
+SUBCOMMANDS: list[str] = ["prove", "check", "doctor", "batch", "index"]
 
 
 def build_parser() -> argparse.ArgumentParser:
