@@ -139,3 +139,42 @@ def test_dojo_env_on_a_traced_repo() -> None:
         root = env.start(th)
         assert isinstance(root, TacticState)
         assert isinstance(env.run_tactic(root, "exact this_is_not_a_premise"), LeanError)
+
+
+# ---------------------------------------------------------------------------------------------------
+# End to end on real Lean with the automation portfolio (no model needed).
+
+AUTOMATION = ["--set", "generator.backend=automation", "--max-expansions", "4", "--no-progress"]
+
+
+def test_prover_prove_cli_on_real_lean(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    stmt = "theorem e2e_omega (a b : ℕ) (ha : a = 2) (hb : b = 3) : a + b = 5 := by"
+    out = tmp_path / "proof.lean"
+    code = main(["prove", "--statement", stmt, "--header", HEADER, "--json", "-o", str(out), *AUTOMATION])
+    res = json.loads(capsys.readouterr().out)
+    assert code == 0 and res["status"] == "proved", res
+    assert out.read_text().startswith("import Mathlib") and "e2e_omega" in out.read_text()
+    assert main(["check", str(out)]) == 0  # what `prove` wrote is a file Lean accepts as is
+    false_stmt = "theorem e2e_false : (2 : ℕ) + 2 = 5 := by"
+    assert main(["prove", "--statement", false_stmt, "--header", HEADER, *AUTOMATION]) == 1
+
+
+def test_prover_batch_on_real_lean(tmp_path: Path) -> None:
+    rows = [
+        ("b_rfl", "theorem b_rfl : (2 : ℕ) + 2 = 4 := by"),
+        ("b_linarith", "theorem b_linarith (x : ℝ) (h : 2 * x = 4) : x = 2 := by"),
+        ("b_tauto", "theorem b_tauto (p q : Prop) (hp : p) (hq : q) : p ∧ q := by"),
+        ("b_false", "theorem b_false : (2 : ℕ) + 2 = 5 := by"),
+    ]
+    bench = tmp_path / "mini.jsonl"
+    lines = [json.dumps({"name": n, "split": "test", "header": HEADER, "formal_statement": s}) for n, s in rows]
+    bench.write_text("\n".join(lines) + "\n")
+    run = tmp_path / "run"
+    args = ["batch", "--benchmark", str(bench), "--out", str(run), "--workers", "2", *AUTOMATION]
+    assert main(args) == 0
+    report = json.loads((run / "report.json").read_text())
+    assert report["all"]["pass_at_k"]["1"] == pytest.approx(3 / 4)
+    proofs = [json.loads(line) for line in (run / "proofs.jsonl").read_text().splitlines()]
+    assert sorted(p["name"] for p in proofs) == ["b_linarith", "b_rfl", "b_tauto"]
+    assert main(args) == 0  # resume: nothing left to do, same numbers
+    assert json.loads((run / "report.json").read_text())["all"]["pass_at_k"]["1"] == pytest.approx(3 / 4)

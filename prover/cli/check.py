@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("file", type=Path, metavar="FILE.lean", help="the Lean file to check")
     p.add_argument("--theorem", metavar="NAME", help="audit only this theorem's axioms (default: every theorem)")
-    add_options(p, "--lean-project", "--config")
+    add_options(p, "--lean-project", "--config", "--set")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="Lean time limit per command (lean.timeout)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("-q", "--quiet", action="store_true", help="print errors and the verdict only")
