@@ -256,8 +256,11 @@ def plots(rep: dict[str, Any]) -> dict[str, str]:
         ax.plot(ks, [100 * v if v is not None else float("nan") for v in vals], marker="o", label=label)
     ax.set_xlabel("k (attempts)")
     ax.set_ylabel("pass@k (%)")
+    ax.set_ylim(0, 100)
     if K > 8:
         ax.set_xscale("log", base=2)
+    else:
+        ax.set_xticks(ks)
     ax.set_title("pass@k (unbiased estimator)")
     ax.grid(alpha=0.3)
     ax.legend()
@@ -277,6 +280,7 @@ def plots(rep: dict[str, Any]) -> dict[str, str]:
         ax.bar(x + w / 2, pk, w, label=f"pass@{K}")
     ax.set_xticks(x, [f"{s}\n({subs[s]['theorems']})" for s in names], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("%")
+    ax.set_ylim(0, 100)
     ax.set_title("By subject")
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
