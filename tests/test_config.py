@@ -54,3 +54,14 @@ def test_missing_file_and_bad_override(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.toml")
     with pytest.raises(UserError, match="SECTION.KEY=VALUE"):
         load_config(None, ["search.max_expansions"])
+
+
+def test_preset_flag_switches_the_generator_in_one_flag() -> None:
+    from prover.cli import build_parser
+    from prover.cli.common import config_overrides
+
+    for cmd in (["prove", "--statement", "theorem t : True := by"], ["batch", "--benchmark", "minif2f", "--out", "r"]):
+        args = build_parser().parse_args([*cmd, "--preset", "gpu"])
+        cfg = load_config(None, config_overrides(args))
+        assert cfg.generator.backend == "vllm" and "BFS-Prover" in cfg.generator.model
+    assert load_config().generator.backend == "hf"  # the CPU default without the flag

@@ -87,7 +87,7 @@ def _register_batch(sub: argparse._SubParsersAction) -> None:
     )
 
     cfg = p.add_argument_group("configuration")
-    add_options(cfg, "--config", "--set", "--backend", "--model", "--max-expansions", "--time-limit")
+    add_options(cfg, "--config", "--set", "--preset", "--backend", "--model", "--max-expansions", "--time-limit")
     p.set_defaults(func=run_batch_cmd)
 
 

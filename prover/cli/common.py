@@ -27,6 +27,14 @@ _OPTIONS: dict[str, tuple[dict[str, Any], str | None]] = {
         },
         None,
     ),
+    "--preset": (
+        {
+            "choices": ["cpu", "gpu", "internlm"],
+            "help": "generator preset (generator.preset): cpu = ReProver ByT5 on transformers, "
+            "gpu = BFS-Prover-V2-7B on vLLM, internlm = InternLM2.5-StepProver on vLLM",
+        },
+        "generator.preset",
+    ),
     "--backend": (
         {"help": "generator backend (generator.backend: hf | vllm | openai | automation)"},
         "generator.backend",

@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--header-file", type=Path, metavar="F", help="read the header from a file")
 
     cfg = p.add_argument_group("configuration")
-    add_options(cfg, "--config", "--set", "--backend", "--model")
+    add_options(cfg, "--config", "--set", "--preset", "--backend", "--model")
     cfg.add_argument("--device", help="generator device (generator.device: auto | cpu | cuda)")
     cfg.add_argument("-n", "--num-samples", type=int, metavar="N", help="tactics per expansion (generator.num_samples)")
     cfg.add_argument("--algorithm", choices=["best_first", "mps"], help="search algorithm (search.algorithm)")
