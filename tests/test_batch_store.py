@@ -64,6 +64,18 @@ def test_not_a_store(tmp_path: Path) -> None:
         ResultStore.in_run_dir(tmp_path)
 
 
+def test_report_reader_on_corrupt_or_foreign_store_is_a_user_error(tmp_path: Path) -> None:
+    # `prover report` opens the store read-only: a corrupt or foreign SQLite file is one line, not a traceback.
+    (tmp_path / "results.sqlite").write_text("this is not sqlite " * 100)
+    with pytest.raises(UserError, match="cannot read the results store"):
+        ResultStore.in_run_dir(tmp_path, readonly=True)
+    other = tmp_path / "other"
+    other.mkdir()
+    sqlite3.connect(other / "results.sqlite").execute("CREATE TABLE x (a)")
+    with pytest.raises(UserError, match="cannot read the results store"):
+        ResultStore.in_run_dir(other, readonly=True)
+
+
 def test_concurrent_reader_sees_committed_rows(tmp_path: Path) -> None:
     with ResultStore.in_run_dir(tmp_path) as s:
         s.record(AttemptRow("a", 0, "failed"))

@@ -97,6 +97,11 @@ class ResultStore:
                 raise UserError(f"{self.path}: no results store here (is this a run directory of `prover batch`?)")
             # A plain connection that never writes: "mode=ro" cannot open a WAL file whose -shm is missing.
             self.conn = sqlite3.connect(str(self.path), timeout=30.0)
+            try:
+                self.conn.execute("SELECT key, value FROM meta LIMIT 1").fetchall()
+            except sqlite3.DatabaseError as e:
+                self.conn.close()
+                raise UserError(f"{self.path}: cannot read the results store ({e})") from e
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
