@@ -205,6 +205,16 @@ def test_prove_errors_exit_2(config_file: Path, scripted, capsys) -> None:
     assert main(["prove", "--statement", STMT, "--file", "x.lean"]) == 2
 
 
+def test_prove_unwritable_output_exits_2_before_search(config_file: Path, scripted, tmp_path: Path, capsys) -> None:
+    gen = scripted({X: ["rfl"]})
+    missing = tmp_path / "no_such_dir" / "out.lean"
+    assert main(["prove", "--config", str(config_file), "--statement", STMT, "-o", str(missing)]) == 2
+    assert "prover prove: error: -o" in capsys.readouterr().err
+    assert main(["prove", "--config", str(config_file), "--statement", STMT, "--save-tree", str(tmp_path)]) == 2
+    assert "prover prove: error: --save-tree" in capsys.readouterr().err
+    assert gen.seeds == []  # refused before any search
+
+
 @pytest.mark.slow
 def test_prove_subprocess_with_automation_backend(config_file: Path, tmp_path: Path) -> None:
     """The installed entry point, no injection: the automation backend proposes `bad`, then `rfl`."""

@@ -101,17 +101,23 @@ def run(args: argparse.Namespace) -> int:
         statement=args.statement,
         header=header,
     )
+    for flag, path in (("-o", args.output), ("--save-tree", args.save_tree)):
+        if path is not None and (path.is_dir() or not path.parent.is_dir()):
+            raise UserError(f"{flag} {path}: not a writable file path (is a directory, or its directory is missing)")
     with Agent(config) as agent, _Progress(theorem.name, enabled=not (args.json or args.no_progress)) as progress:
         attempt = agent.prove(theorem, seed=args.seed, progress=progress.update)
 
     graph = attempt.graph
     stop = graph.stop_reason if graph is not None else None
-    if args.save_tree is not None and graph is not None:
-        graph.meta.setdefault("theorem_source", theorem.source)
-        graph.save(args.save_tree)
-    if args.output is not None and attempt.proof is not None:
-        header_text = theorem.header.rstrip()
-        args.output.write_text((f"{header_text}\n\n" if header_text else "") + attempt.proof.rstrip() + "\n")
+    try:
+        if args.save_tree is not None and graph is not None:
+            graph.meta.setdefault("theorem_source", theorem.source)
+            graph.save(args.save_tree)
+        if args.output is not None and attempt.proof is not None:
+            header_text = theorem.header.rstrip()
+            args.output.write_text((f"{header_text}\n\n" if header_text else "") + attempt.proof.rstrip() + "\n")
+    except OSError as e:
+        raise UserError(f"cannot write {e.filename}: {e.strerror}") from e
 
     if args.json:
         obj = {
