@@ -78,16 +78,26 @@ def unpack_archive(archive: Path, cache_dir: Path | None = None) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         log.info("unpacking %s into %s", archive, dest)
-        if archive.name.endswith((".zst", ".zstd")):
-            import zstandard
+        unreadable: tuple[type[Exception], ...] = (tarfile.TarError, EOFError)
+        try:
+            if archive.name.endswith((".zst", ".zstd")):
+                import zstandard
 
-            with open(archive, "rb") as fh:
-                reader = zstandard.ZstdDecompressor().stream_reader(fh)
-                with tarfile.open(fileobj=reader, mode="r|") as tf:
+                unreadable += (zstandard.ZstdError,)
+                with open(archive, "rb") as fh:
+                    reader = zstandard.ZstdDecompressor().stream_reader(fh)
+                    with tarfile.open(fileobj=reader, mode="r|") as tf:
+                        tf.extractall(tmp, filter="data")
+            else:
+                with tarfile.open(archive) as tf:
                     tf.extractall(tmp, filter="data")
-        else:
-            with tarfile.open(archive) as tf:
-                tf.extractall(tmp, filter="data")
+        except unreadable as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            why = " ".join(str(e).split())
+            raise UserError(
+                f"{archive}: not a readable .tar / .tar.zst archive ({why}); give a Lean source directory, "
+                "an archive of one, or a LeanDojo corpus.jsonl"
+            ) from e
         shutil.rmtree(dest, ignore_errors=True)
         tmp.rename(dest)
         done.touch()

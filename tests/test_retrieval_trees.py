@@ -199,6 +199,18 @@ def test_corpus_from_tar_zst_archive(tmp_path: Path) -> None:
     assert c.imported_files("Top") == {"Lib/Algebra.lean", "Lib/Basic.lean"}
 
 
+def test_a_source_file_that_is_not_an_archive_is_a_user_error(tmp_path: Path) -> None:
+    from prover.errors import UserError
+
+    lean = tmp_path / "Single.lean"
+    lean.write_text("theorem t : True := trivial\n")
+    bogus = tmp_path / "bogus.tar.zst"
+    bogus.write_bytes(b"not zstd at all")
+    for src in (lean, bogus):
+        with pytest.raises(UserError, match="not a readable .tar / .tar.zst archive"):
+            build_corpus([src], cache_dir=tmp_path / "cache", progress=False)
+
+
 def test_leandojo_corpus_jsonl(tmp_path: Path) -> None:
     rows = [
         {"path": ".lake/packages/batteries/Batteries/Logic.lean", "imports": [],
