@@ -172,6 +172,13 @@ def test_cli_build_query_and_build_retriever(tmp_path: Path, capsys: pytest.Capt
     assert isinstance(fresh, BM25Retriever) and len(fresh.corpus) == len(auto.corpus)
 
 
+def test_cli_query_k_below_1_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from prover.cli import main
+
+    assert main(["index", "query", "--index", str(tmp_path), "-k", "0", "⊢ True"]) == 2
+    assert "-k must be at least 1" in capsys.readouterr().err
+
+
 def test_build_retriever_errors_are_user_errors(tmp_path: Path) -> None:
     from prover.errors import UserError
 

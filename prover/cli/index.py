@@ -98,6 +98,8 @@ def _query(args: argparse.Namespace) -> int:
     from retrieval import build_retriever
     from retrieval.config import RetrievalConfig
 
+    if args.k < 1:
+        raise UserError(f"-k must be at least 1, not {args.k}")
     state = sys.stdin.read() if args.state == "-" else args.state
     cfg = RetrievalConfig(enabled=True, index_dir=args.index, k=args.k, method=args.method, model=args.model,
                           device=args.device, query_with_statement=args.with_statement)
