@@ -88,7 +88,10 @@ def load_file_theorem(path: Path, name: str) -> Theorem:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: cannot read it ({e})") from e
     code = mask_comments_and_strings(text)
     names = []
     for d in find_declarations(text):

@@ -87,6 +87,13 @@ def test_file_theorem(tmp_path: Path) -> None:
         load_file_theorem(tmp_path / "missing.lean", "x")
 
 
+def test_file_not_utf8_is_a_user_error(tmp_path: Path) -> None:
+    f = tmp_path / "bin.lean"
+    f.write_bytes(b"\xff\xfe theorem t : True := by")
+    with pytest.raises(UserError, match="cannot read it"):
+        load_file_theorem(f, "t")
+
+
 def test_benchmark_theorem_from_dir(tmp_path: Path) -> None:
     row = {
         "name": "easy",
