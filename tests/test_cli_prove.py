@@ -222,6 +222,14 @@ def test_prove_unwritable_output_exits_2_before_search(config_file: Path, script
     assert gen.seeds == []  # refused before any search
 
 
+def test_prove_header_file_not_utf8_exits_2(config_file: Path, scripted, tmp_path: Path, capsys) -> None:
+    scripted({X: ["rfl"]})
+    hf = tmp_path / "header.lean"
+    hf.write_bytes(b"\xff\xfe import Mathlib")
+    assert main(["prove", "--config", str(config_file), "--statement", STMT, "--header-file", str(hf)]) == 2
+    assert "cannot read it" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_prove_subprocess_with_automation_backend(config_file: Path, tmp_path: Path) -> None:
     """The installed entry point, no injection: the automation backend proposes `bad`, then `rfl`."""

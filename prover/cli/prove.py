@@ -90,7 +90,10 @@ def run(args: argparse.Namespace) -> int:
     if args.header_file is not None:
         if not args.header_file.is_file():
             raise UserError(f"header file not found: {args.header_file}")
-        header = args.header_file.read_text(encoding="utf-8")
+        try:
+            header = args.header_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise UserError(f"{args.header_file}: cannot read it ({e})") from e
     theorem = load_theorem(
         benchmark=args.benchmark,
         name=args.name,
