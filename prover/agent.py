@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from prover.attempt import ProofAttempt
+from prover.attempt import STATEMENT_REJECTED, ProofAttempt
 from prover.config import ProverConfig
 from prover.errors import UserError
 from prover.lean.env import LeanEnv
@@ -222,7 +222,7 @@ class Agent:
         if isinstance(e, reraise):
             raise e
         if isinstance(e, LeanInputError):
-            attempt.status, attempt.error = "error", one_line(f"Lean rejected the statement: {e}")
+            attempt.status, attempt.error = "error", one_line(f"{STATEMENT_REJECTED}: {e}")
         elif isinstance(e, LeanTimeout):
             attempt.status, attempt.error = "timeout", one_line(f"LeanTimeout: {e}")
         elif isinstance(e, LeanCrashed):

@@ -9,6 +9,9 @@ from prover.lean.types import Theorem
 
 Status = Literal["proved", "failed", "timeout", "error"]
 
+# Prefix of ``error`` when Lean rejected the statement itself: retrying cannot help (batch runs skip it).
+STATEMENT_REJECTED = "Lean rejected the statement"
+
 
 @dataclass
 class ProofAttempt:

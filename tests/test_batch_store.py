@@ -20,8 +20,10 @@ def test_rows_resume_and_no_overwrite(tmp_path: Path) -> None:
         )
         s.record(AttemptRow("a", 1, "failed", session=sid))
         s.record(AttemptRow("b", 0, "error", error="LeanCrashed: boom", session=sid))
-        assert s.done() == {("a", 0), ("a", 1)}
-        assert s.done(retry_errors=False) == {("a", 0), ("a", 1), ("b", 0)}
+        s.record(AttemptRow("c", 0, "error", error="Lean rejected the statement: c: unknown identifier", session=sid))
+        # a crash is redone on resume; a statement Lean rejected would fail the same way again
+        assert s.done() == {("a", 0), ("a", 1), ("c", 0)}
+        assert s.done(retry_errors=False) == {("a", 0), ("a", 1), ("b", 0), ("c", 0)}
         # a final result is never replaced; an error row is
         s.record(AttemptRow("a", 0, "failed", session=sid))
         s.record(AttemptRow("b", 0, "proved", proof="theorem b : True := by\n  trivial", tries=2, session=sid))
@@ -31,7 +33,7 @@ def test_rows_resume_and_no_overwrite(tmp_path: Path) -> None:
         assert s.sessions()[0]["lean_toolchain"] == "leanprover/lean4:v4.24.0"
     # reopened: everything is there (committed per row)
     with ResultStore.in_run_dir(tmp_path, readonly=True) as s:
-        assert s.count() == 3 and s.count("proved") == 2
+        assert s.count() == 4 and s.count("proved") == 2
 
 
 def test_proved_without_proof_text_is_refused(tmp_path: Path) -> None:

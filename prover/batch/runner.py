@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from data.benchmarks import subject_of
-from prover.attempt import ProofAttempt
+from prover.attempt import STATEMENT_REJECTED, ProofAttempt
 from prover.batch.store import FINAL, AttemptRow, ResultStore, StoreWriteError
 from prover.config import ProverConfig
 from prover.errors import UserError
@@ -293,7 +293,7 @@ class FatalError(Exception):
 
 
 def _retryable(error: str | None) -> bool:
-    return not (error or "").startswith("Lean rejected the statement")
+    return not (error or "").startswith(STATEMENT_REJECTED)
 
 
 def row_from_attempt(job: Job, attempt: ProofAttempt, *, worker: str, started: float, tries: int) -> AttemptRow:

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from prover.attempt import STATEMENT_REJECTED
 from prover.errors import UserError
 
 SCHEMA_VERSION = 1
@@ -239,9 +240,11 @@ class ResultStore:
     def done(self, *, retry_errors: bool = True) -> set[tuple[str, int]]:
         """(theorem, attempt) pairs that need no more work."""
         sql = "SELECT theorem, attempt FROM attempts"
-        if retry_errors:
-            sql += " WHERE status != 'error'"
-        return {(r[0], int(r[1])) for r in self.conn.execute(sql)}
+        if not retry_errors:
+            return {(r[0], int(r[1])) for r in self.conn.execute(sql)}
+        # Errors are redone, except a statement Lean rejected: that fails the same way every time.
+        sql += " WHERE status != 'error' OR error LIKE ?"
+        return {(r[0], int(r[1])) for r in self.conn.execute(sql, (STATEMENT_REJECTED + "%",))}
 
     def theorems(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self.conn.execute("SELECT * FROM theorems ORDER BY position")]
