@@ -35,6 +35,8 @@ class BM25Retriever:
     ) -> BM25Retriever:
         import bm25s
 
+        # bm25s sets its own logger to DEBUG on import, which would print through our handlers.
+        logging.getLogger("bm25s").setLevel(max(logging.WARNING, logging.getLogger().level))
         docs = [lean_tokens(premise_text(p)) for p in corpus.premises]
         model = bm25s.BM25(k1=k1, b=b)
         model.index(docs, show_progress=progress)

@@ -369,11 +369,14 @@ class Corpus:
         jf, nf = in_dir / CORPUS_JSON, in_dir / CORPUS_NPZ
         if not jf.is_file() or not nf.is_file():
             raise UserError(f"no corpus in {in_dir} (build one with `prover index build --source ... --out {in_dir}`)")
-        doc = json.loads(jf.read_text(encoding="utf-8"))
+        try:
+            doc = json.loads(jf.read_text(encoding="utf-8"))
+            arr = np.load(nf)
+        except (OSError, ValueError) as e:  # JSONDecodeError and a damaged .npz are ValueErrors
+            raise UserError(f"corpus in {in_dir} is damaged ({e}); rebuild it with `prover index build`") from e
         if doc.get("format_version") != FORMAT_VERSION:
             raise UserError(f"corpus in {in_dir} has format {doc.get('format_version')}, expected {FORMAT_VERSION}; "
                             "rebuild it with `prover index build`")
-        arr = np.load(nf)
         files = [CorpusFile(p, m, list(imps), r) for p, m, imps, r in doc["files"]]
         pf, pl = arr["premise_file"], arr["premise_line"]
         premises = [

@@ -305,3 +305,10 @@ def test_setup_script_failures(tmp_path: Path) -> None:
     _exe(bindir / "lake", '[ "$1" = --version ] && echo "Lake version 5.0.0 (Lean version 4.24.0)" && exit 0; exit 1')
     r = _run_setup(project, path, tmp_path)
     assert r.returncode == 1 and "could not fetch Mathlib's cache" in r.stderr and "network" in r.stderr
+
+
+def test_check_on_a_directory_says_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from prover.cli import main
+
+    assert main(["check", str(tmp_path)]) == 2
+    assert "not a file" in capsys.readouterr().err

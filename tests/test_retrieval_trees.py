@@ -232,3 +232,12 @@ def test_leandojo_corpus_jsonl(tmp_path: Path) -> None:
     assert names(c, c.accessible_mask(thm)) == {"Batteries.foo", "A.bar"}
     assert names(c, c.accessible_mask(Theorem("t", "", header="import Mathlib.A"))) == {"Batteries.foo", "A.bar",
                                                                                           "A.baz"}
+
+
+def test_damaged_corpus_is_a_one_line_error(tmp_path: Path) -> None:
+    from prover.errors import UserError
+
+    (tmp_path / "corpus.json").write_text("{bad")
+    np.savez(tmp_path / "corpus.npz", x=np.zeros(1))
+    with pytest.raises(UserError, match="damaged"):
+        Corpus.load(tmp_path)

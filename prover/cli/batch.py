@@ -75,7 +75,9 @@ def _register_batch(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--attempts", "-k", type=int, metavar="K", help="independent attempts per theorem (seeds)")
     run.add_argument("--workers", "-j", type=int, metavar="N", help="Lean workers (one REPL process each)")
     run.add_argument("--seed", type=int, metavar="S", help="attempt i uses seed S+i (default 0)")
-    run.add_argument("--ray", metavar="auto|ADDRESS", help="run on a Ray cluster (prover + generator actors)")
+    run.add_argument(
+        "--ray", metavar="auto|ADDRESS|local", help="run on a Ray cluster (prover + generator actors); local: start one"
+    )
     run.add_argument("--force", action="store_true", help="add to RUN_DIR even if its config differs")
     run.add_argument("--dry-run", action="store_true", help="print the selection and exit")
     run.add_argument("--no-progress", action="store_true", help="no live progress bar")

@@ -44,8 +44,10 @@ def run(args: argparse.Namespace) -> int:
     from prover.lean.types import LeanTimeout
 
     path: Path = args.file
-    if not path.is_file():
+    if not path.exists():
         raise UserError(f"file not found: {path}")
+    if not path.is_file():
+        raise UserError(f"{path}: not a file")
     if path.suffix != ".lean":
         raise UserError(f"{path}: expected a .lean file")
     try:

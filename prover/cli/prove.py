@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     what = p.add_argument_group("theorem (one of three ways)")
     what.add_argument("--benchmark", metavar="B", help="benchmark name (minif2f, proofnet, ...) or a .jsonl path")
     what.add_argument("--name", metavar="N", help="theorem name in the benchmark")
-    what.add_argument("--split", metavar="S", help="benchmark split (valid | test); default: search both")
+    what.add_argument("--split", metavar="S", help="benchmark split (valid | test | all); default: all")
     what.add_argument("--file", type=Path, metavar="F.lean", help="a Lean file")
     what.add_argument("--theorem", metavar="NAME", help="theorem / lemma name in --file")
     what.add_argument("--statement", metavar="S", help='statement text, e.g. "theorem t : 1 + 1 = 2 := by"')
