@@ -10,6 +10,7 @@ Errors are `UserError`s that name the file and line.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import json
 import re
@@ -240,6 +241,17 @@ def load_lean_dir(path: Path | str) -> list[Theorem]:
 # Named benchmarks
 
 
+def unknown_benchmark_message(name: str) -> str:
+    """The one error for a benchmark name that is neither registered nor a file (``prove`` and ``batch``):
+    the registered names (`BENCHMARKS`, not every JSONL stem of the directory) and the closest of them."""
+    close = difflib.get_close_matches(name, list(BENCHMARKS), n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return (
+        f"unknown benchmark {name!r}: expected one of {', '.join(BENCHMARKS)}, a .jsonl file or a directory "
+        f"of .lean files{hint}"
+    )
+
+
 def benchmark_file(name: str, split: str, benchmark_dir: Path | str) -> Path:
     return Path(benchmark_dir) / f"{name}_{split}.jsonl"
 
@@ -256,10 +268,11 @@ def benchmark_files(name: str, split: str | None, benchmark_dir: Path | str) -> 
     files = [benchmark_file(name, s, d) for s in splits]
     found = [f for f in files if f.is_file()]
     if not found:
-        names = sorted(f.stem for f in d.glob("*.jsonl")) if d.is_dir() else []
-        hint = f"; available: {', '.join(names)}" if names else f" (directory {d} has none; set batch.benchmark_dir)"
         want = " or ".join(str(f.name) for f in files)
-        raise BenchmarkError(f"benchmark {name!r}: no {want} in {d}{hint}")
+        if whole.is_file():  # `<name>.jsonl` exists but a split was asked for
+            raise BenchmarkError(f"benchmark {name!r}: {whole.name} is one file with no split suffix; drop --split")
+        where = f"no {want} in {d}" + ("" if d.is_dir() else ", which does not exist: set PROVER_BENCHMARK_DIR")
+        raise BenchmarkError(f"{unknown_benchmark_message(name)} ({where})")
     return found
 
 
@@ -279,10 +292,7 @@ def load_benchmark_files(name: str, split: str | None, benchmark_dir: Path | str
 def load_benchmark(name: str, split: str | None, benchmark_dir: Path | str) -> list[Theorem]:
     """A named benchmark (`BENCHMARKS`) at one split, or all its splits when ``split`` is None/"all"."""
     if name not in BENCHMARKS:
-        raise BenchmarkError(
-            f"unknown benchmark {name!r}: expected one of {', '.join(BENCHMARKS)}, a .jsonl file or a directory "
-            "of .lean files"
-        )
+        raise BenchmarkError(unknown_benchmark_message(name))
     splits = BENCHMARKS[name]
     if split in (None, "", "all"):
         chosen = list(splits)
@@ -322,10 +332,7 @@ def load_theorems(spec: str, split: str | None = None, benchmark_dir: Path | str
         return ts
     if p.exists():
         return load_lean_dir(p)
-    raise BenchmarkError(
-        f"unknown benchmark {spec!r}: expected one of {', '.join(BENCHMARKS)}, a .jsonl file or a directory of "
-        ".lean files"
-    )
+    raise BenchmarkError(unknown_benchmark_message(spec))
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -114,6 +114,19 @@ def test_benchmark_theorem_from_dir(tmp_path: Path) -> None:
         load_theorem(benchmark="mine", name="easy", statement="theorem x : True := by")
 
 
+def test_unknown_benchmark_lists_registered_names(tmp_path: Path) -> None:
+    """A misspelt benchmark lists the registered names (as `prover batch` does), not every JSONL stem."""
+    (tmp_path / "minif2f_known_proofs.jsonl").write_text("")
+    with pytest.raises(UserError) as e:
+        load_theorem(benchmark="minif3f", name="x", benchmark_dir=tmp_path)
+    msg = str(e.value)
+    assert "unknown benchmark 'minif3f'" in msg and "did you mean minif2f?" in msg
+    assert "proofnet_dsv15" in msg and "minif2f_known_proofs" not in msg
+    (tmp_path / "whole.jsonl").write_text("")
+    with pytest.raises(UserError, match="drop --split"):
+        load_theorem(benchmark="whole", name="x", split="test", benchmark_dir=tmp_path)
+
+
 def test_shared_minif2f(shared_dir: Path) -> None:
     t = load_theorem(benchmark="minif2f", name="mathd_algebra_10", benchmark_dir=shared_dir / "benchmarks")
     assert t.name == "mathd_algebra_10" and t.statement.endswith(":= by") and "import Mathlib" in t.header

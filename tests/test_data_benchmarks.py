@@ -83,8 +83,10 @@ def test_selection_patterns_list_limit(tmp_path: Path, shared_dir: Path) -> None
 
 
 def test_unknown_benchmark_and_split(tmp_path: Path) -> None:
-    with pytest.raises(BenchmarkError, match="unknown benchmark 'minif3f'"):
+    with pytest.raises(BenchmarkError, match="unknown benchmark 'minif3f'.*did you mean minif2f\\?"):
         load_theorems("minif3f", "test", tmp_path)
+    with pytest.raises(BenchmarkError, match="unknown benchmark 'minif3f'.*did you mean minif2f\\?"):
+        load_benchmark("minif3f", "test", tmp_path)
     with pytest.raises(BenchmarkError, match="unknown split 'train' of minif2f"):
         load_benchmark("minif2f", "train", tmp_path)
     with pytest.raises(BenchmarkError, match="prover data download minif2f"):
