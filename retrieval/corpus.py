@@ -324,7 +324,8 @@ class Corpus:
         * a theorem located in a corpus file (``meta["file_path"]``/``meta["line"]``, or ``source`` =
           ``path.lean:line``): its file's transitive imports plus what is declared above it in the file;
         * otherwise the modules its ``header`` imports (``import Mathlib`` → ``Mathlib`` and all it imports).
-          A header that imports nothing in the corpus gives an empty mask.
+          A header that imports nothing in the corpus gives an empty mask (`no_access_reason` says why; the
+          retrievers log it once per theorem).
         """
         if theorem is None:
             return ~self.private
@@ -334,6 +335,39 @@ class Corpus:
         header = str(getattr(theorem, "header", "") or "")
         imports = parse_imports(mask_source(header)[0]) if header else []
         return self.accessible_from_imports(imports)
+
+    def no_access_reason(self, theorem: Any | None) -> str | None:
+        """Why nothing of the corpus is accessible to ``theorem`` (see `accessible_mask`), or ``None`` when
+        it is located in a corpus file or its header imports some corpus module."""
+        if theorem is None or self.locate(theorem) is not None:
+            return None
+        header = str(getattr(theorem, "header", "") or "")
+        imports = parse_imports(mask_source(header)[0]) if header else []
+        if self.resolve_modules(imports):
+            return None
+        meta = getattr(theorem, "meta", None) or {}
+        path = meta.get("file_path") or meta.get("path")
+        where = f"its file {path} is not in the corpus and " if path else ""
+        if not imports:
+            return f"{where}its header imports nothing"
+        more = f" (+{len(imports) - 5} more)" if len(imports) > 5 else ""
+        return f"{where}its header imports {', '.join(imports[:5])}{more}, none of it in the corpus"
+
+    def close_paths(self, path: str, n: int = 3) -> list[str]:
+        """Corpus file paths closest to ``path`` (for a did-you-mean hint)."""
+        import difflib
+
+        path = str(path).replace("\\", "/")
+        paths = list(self.path_index)
+        close = difflib.get_close_matches(path, paths, n=n, cutoff=0.8)
+        if not close:  # compare file names when the directories differ
+            name = path.rsplit("/", 1)[-1]
+            by_name: dict[str, list[str]] = {}
+            for p in paths:
+                by_name.setdefault(p.rsplit("/", 1)[-1], []).append(p)
+            for m in difflib.get_close_matches(name, list(by_name), n=n, cutoff=0.75):
+                close.extend(by_name[m])
+        return close[:n]
 
     # -- save / load ------------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +10,8 @@ import numpy as np
 
 if TYPE_CHECKING:
     from retrieval.corpus import Corpus
+
+log = logging.getLogger(__name__)
 
 
 def top_k(scores: np.ndarray, valid: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -43,6 +46,7 @@ class AccessCache:
         self.size = size
         self._cache: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
         self._none: np.ndarray | None = None
+        self._warned: set[tuple[Any, ...]] = set()  # theorems already warned about (once each, not per state)
 
     def mask(self, theorem: Any | None) -> np.ndarray:
         if theorem is None:
@@ -54,6 +58,12 @@ class AccessCache:
         if m is None:
             m = self.corpus.accessible_mask(theorem)
             self._cache[key] = m
+            if not m.any() and key not in self._warned:
+                self._warned.add(key)
+                reason = self.corpus.no_access_reason(theorem)
+                if reason is not None:
+                    log.warning("no premise is accessible to theorem %s: %s; retrieval returns nothing for it",
+                                getattr(theorem, "name", "?"), reason)
             if len(self._cache) > self.size:
                 self._cache.popitem(last=False)
         else:

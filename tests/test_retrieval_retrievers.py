@@ -179,6 +179,45 @@ def test_cli_query_k_below_1_is_an_error(tmp_path: Path, capsys: pytest.CaptureF
     assert "-k must be at least 1" in capsys.readouterr().err
 
 
+def test_cli_query_file_not_in_corpus_and_header_importing_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A --file outside the corpus is an error naming it (with close matches); a header importing nothing of
+    the corpus warns that no premise is accessible, on the CLI and once per theorem in the agent's retriever."""
+    import logging
+
+    from prover.cli import main
+
+    root = write_tree(tmp_path / "lib", RET_TREE)
+    out = tmp_path / "index"
+    assert main(["index", "build", "--source", str(root), "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    q = ["index", "query", "--index", str(out), "--method", "bm25", REVERSE_STATE]
+    assert main([*q, "--file", "Lib/List.lean", "--line", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "--file Lib/List.lean: not a file of the corpus" in err and "did you mean Lib/Lists.lean?" in err
+    assert main([*q, "--file", "Nope.lean"]) == 2
+    assert "--file Nope.lean: not a file of the corpus" in capsys.readouterr().err
+    assert main(["index", "info", "--index", str(out), "--files"]) == 0
+    assert "Lib/Lists.lean" in capsys.readouterr().out.splitlines()
+    assert main([*q, "--file", "Lib/Lists.lean"]) == 0  # a corpus file still works
+    assert "MyList.reverse_reverse" in capsys.readouterr().out
+    assert main([*q, "--header", "import Nope"]) == 0
+    cap = capsys.readouterr()
+    assert cap.out == ""
+    assert "warning: no premise is accessible: its header imports Nope, none of it in the corpus" in cap.err
+
+    r = build_retriever(RetrievalConfig(enabled=True, index_dir=out, method="bm25"))
+    assert r is not None
+    thm = Theorem(name="lonely", statement="theorem lonely : True := by", header="import Nope\n")
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):  # several states of one theorem: one warning
+            assert r.retrieve(REVERSE_STATE, thm, 3) == []
+        assert r.retrieve(REVERSE_STATE, Theorem(name="ok", statement="", header="import Lib.Lists"), 3)
+    warnings = [rec.getMessage() for rec in caplog.records if rec.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "no premise is accessible to theorem lonely" in warnings[0]
+
+
 def test_build_retriever_errors_are_user_errors(tmp_path: Path) -> None:
     from prover.errors import UserError
 

@@ -7,7 +7,9 @@
 ``build`` scans the sources (Lean trees, ``*.tar.zst`` archives, or a LeanDojo ``corpus.jsonl``) into a corpus,
 then writes the BM25 index and, with ``--method dense|both``, the faiss index of the dense encoder.
 ``query`` prints the top-k accessible premises for a goal state: accessibility comes from ``--file``/``--line``
-(a file of the corpus) or ``--header`` (its imports), else every non-private premise is a candidate.
+(a file of the corpus; one that is not is an error) or ``--header`` (its imports; one importing nothing of the
+corpus warns that no premise is accessible), else every non-private premise is a candidate.
+``info --files`` lists the corpus files (the paths ``--file`` takes).
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     i = isub.add_parser("info", help="what an index directory holds")
     i.add_argument("--index", type=Path, required=True, metavar="DIR")
+    i.add_argument("--files", action="store_true", help="list the corpus files (paths for query --file), one a line")
     i.set_defaults(func=_info)
 
 
@@ -109,8 +112,19 @@ def _query(args: argparse.Namespace) -> int:
     if args.header is not None or args.file is not None or args.statement is not None:
         meta = {"file_path": args.file, "line": args.line} if args.file else {}
         theorem = Theorem(name="query", statement=args.statement or "", header=args.header or "", meta=meta)
+    corpus = getattr(retriever, "corpus", None)
+    if corpus is not None and theorem is not None and args.file and corpus.locate(theorem) is None:
+        close = corpus.close_paths(args.file)
+        hint = (f"did you mean {', '.join(close)}?" if close else
+                "give a path relative to the library root, e.g. Mathlib/Data/Nat/Basic.lean")
+        raise UserError(f"--file {args.file}: not a file of the corpus in {args.index} "
+                        f"({len(corpus.files)} files: `prover index info --files` lists them); {hint}")
+    reason = corpus.no_access_reason(theorem) if corpus is not None and theorem is not None else None
+    if reason is not None:  # nothing to search: say why instead of printing 0 premises silently
+        print(f"prover index query: warning: no premise is accessible: {reason} "
+              "(use --header 'import Mathlib', --file, or neither to search every premise)", file=sys.stderr)
     t0 = time.perf_counter()
-    premises = retriever.retrieve(state, theorem, args.k)
+    premises = [] if reason is not None else retriever.retrieve(state, theorem, args.k)
     dt = time.perf_counter() - t0
     for rank, p in enumerate(premises, 1):
         if args.json:
@@ -129,6 +143,10 @@ def _info(args: argparse.Namespace) -> int:
     from retrieval.corpus import Corpus
 
     c = Corpus.load(args.index)
+    if args.files:
+        for f in c.files:
+            print(f.path)
+        return 0
     kinds: dict[str, int] = {}
     for p in c.premises:
         kinds[p.kind] = kinds.get(p.kind, 0) + 1
