@@ -282,6 +282,20 @@ def test_failed_audit_is_not_sound() -> None:
     assert not SoundnessGate().check(r, TH, TH.with_proof("simp")).sound
 
 
+def test_answer_without_env_is_not_sound() -> None:
+    """No env for the text means no axiom audit ran: the gate must not fail open."""
+
+    class NoEnvForText(FakeRunner):
+        def command(self, cmd: str, env: int | None = None, **kw: Any) -> CommandResult:
+            res = super().command(cmd, env, **kw)
+            return CommandResult(env=None) if cmd == TH.with_proof("simp") else res
+
+    r = NoEnvForText([("#print axioms", axioms("t1", "propext"))])
+    res = SoundnessGate().check(r, TH, TH.with_proof("simp"))
+    assert not res.sound and "no env" in res.reasons[0]
+    assert not any(c.startswith("#print") for c, _ in r.sent)
+
+
 def test_message_format_for_check_result() -> None:
     m = Message("error", "unsolved goals", Pos(3, 4))
     assert m.format("x.lean") == "x.lean:3:4: error: unsolved goals"

@@ -391,6 +391,8 @@ class SoundnessGate:
         sorries = tuple(_shift_sorry(s, offset, prep.column_fix) for s in res.sorries)
         if res.error is not None:
             reasons.append(f"Lean: {_first_line(res.error)}")
+        elif res.env is None:  # nothing to audit in: never sound by default
+            reasons.append("Lean: no env in the answer to the text, so its axioms could not be audited")
         errors = [m for m in messages if m.is_error]
         if errors:
             e0 = errors[0]
