@@ -71,6 +71,12 @@ theorem Nat.qux' : 1 = 1 := rfl
     assert text[decls[0].start :].startswith("lemma aux")
 
 
+def test_bare_end_of_noncomputable_section_or_mutual_keeps_the_namespace() -> None:
+    for opener in ("noncomputable section", "mutual"):
+        text = f"namespace Foo\n{opener}\ntheorem a : True := trivial\nend\ntheorem b : True := trivial\nend Foo\n"
+        assert [d.full_name for d in find_declarations(text)] == ["Foo.a", "Foo.b"], opener
+
+
 def test_split_header() -> None:
     text = "-- a file\nimport Mathlib\nimport Aesop\n\nset_option maxHeartbeats 400000\ntheorem x : True := trivial\n"
     header, body, n = split_header(text)

@@ -119,7 +119,10 @@ DECL_RE = re.compile(
     + _MODIFIERS
     + r"(?P<kw>theorem|lemma|example|axiom|def|abbrev|instance|opaque)(?![\w'!?])"
 )
-_SCOPE_RE = re.compile(r"(?m)^[ \t]*(?P<kw>namespace|section|end)(?![\w'!?])[ \t]*(?P<name>[^\s]*)")
+# `noncomputable section` and `mutual` also open a scope that a bare `end` closes
+_SCOPE_RE = re.compile(
+    r"(?m)^[ \t]*(?:noncomputable[ \t]+)?(?P<kw>namespace|section|mutual|end)(?![\w'!?])[ \t]*(?P<name>[^\s]*)"
+)
 _IDENT_PART = r"(?:«[^»]*»|[^\s.:()\[\]{}⦃⦄,«»@]+)"
 _IDENT_RE = re.compile(r"\s*(?P<name>" + _IDENT_PART + r"(?:\." + _IDENT_PART + r")*)(?P<univ>\.\{[^}]*\})?")
 _AXIOM_DECL_RE = re.compile(r"(?<![\w.'])axiom(?![\w'!?])\s*(?P<name>[^\s:({\[]*)")
