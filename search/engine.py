@@ -319,7 +319,8 @@ class _Run:
             st.expansions += 1
             st.candidates += len(cs)
             stop = self.run_tactics(node, cs, new_nodes)
-            self.graph.mark_expanded(node, self.clock() - self.t0)
+            if stop is None or stop == "proved":  # a budget stop left candidates untried: not "failed"
+                self.graph.mark_expanded(node, self.clock() - self.t0)
             if stop is not None:
                 break
             if progress is not None:

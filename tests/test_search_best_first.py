@@ -98,6 +98,13 @@ def test_budget_max_lean_calls() -> None:
     assert res.stats.lean_calls == 5 == len(env.calls)
 
 
+def test_budget_stop_mid_expansion_does_not_mark_the_node_failed() -> None:
+    """The budget ran out after the first (failing) candidate: the working one was never tried."""
+    res, _ = run(chain(3), ScriptedGenerator(default=[("bad", -0.1), ("next", -1.0)]), max_lean_calls=1)
+    assert res.stop_reason == "lean_calls"
+    assert res.graph.root.status == "open" and not res.graph.root.expanded
+
+
 class Clock:
     def __init__(self) -> None:
         self.t = 100.0
