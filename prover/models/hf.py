@@ -29,7 +29,7 @@ from prover.models.loading import (
     resolve_device,
     resolve_dtype,
 )
-from prover.models.prompts import PromptFormat, get_format
+from prover.models.prompts import PromptFormat, decoding_options, get_format
 from retrieval.base import Premise
 
 log = logging.getLogger(__name__)
@@ -180,18 +180,8 @@ class HFGenerator:
         return cls(
             model,
             tokenizer,
-            prompt_format=get_format(cfg.prompt_format, cfg.model, cfg.prompt_template),
-            decoding=cfg.decoding,
-            temperature=cfg.temperature,
-            top_p=cfg.top_p,
-            max_new_tokens=cfg.max_new_tokens,
-            max_input_tokens=cfg.max_input_tokens,
-            length_penalty=cfg.length_penalty,
-            rank_by=cfg.rank_by,
+            **decoding_options(cfg),
             batch_size=cfg.batch_size,
-            stop=cfg.stop or (),
-            tactic_filter=TacticFilter(cfg.banned, cfg.allow_native_decide),
-            seed=cfg.seed,
         )
 
     def set_seed(self, seed: int) -> None:
@@ -211,15 +201,7 @@ class HFGenerator:
         premises: Sequence[Sequence[Premise]] | None = None,
         contexts: Sequence[StepContext | None] | None = None,
     ) -> list[str]:
-        return [
-            self.format.render(
-                s,
-                premises[i] if premises else None,
-                contexts[i] if contexts else None,
-                max_len=self.max_input_tokens,
-            )
-            for i, s in enumerate(states)
-        ]
+        return self.format.render_all(states, premises, contexts, max_len=self.max_input_tokens)
 
     def generate(
         self,

@@ -21,7 +21,7 @@ from prover.models.base import Candidate, StepContext
 from prover.models.config import GeneratorConfig
 from prover.models.errors import GenerationError
 from prover.models.filters import TacticFilter, select_completions
-from prover.models.prompts import PromptFormat, get_format
+from prover.models.prompts import PromptFormat, decoding_options, get_format
 from retrieval.base import Premise
 
 log = logging.getLogger(__name__)
@@ -95,22 +95,12 @@ class OpenAIGenerator:
         return cls(
             cfg.endpoint,
             cfg.model,
-            prompt_format=get_format(cfg.prompt_format, cfg.model, cfg.prompt_template),
+            **decoding_options(cfg),
             api=cfg.api,
             api_key=os.environ.get(cfg.api_key_env) or None,
-            decoding=cfg.decoding,
-            temperature=cfg.temperature,
-            top_p=cfg.top_p,
-            max_new_tokens=cfg.max_new_tokens,
-            max_input_tokens=cfg.max_input_tokens,
-            length_penalty=cfg.length_penalty,
-            rank_by=cfg.rank_by,
-            stop=cfg.stop or (),
-            tactic_filter=TacticFilter(cfg.banned, cfg.allow_native_decide),
             request_timeout=cfg.request_timeout,
             max_retries=cfg.max_retries,
             max_concurrency=cfg.max_concurrency,
-            seed=cfg.seed,
         )
 
     def set_seed(self, seed: int) -> None:
@@ -133,16 +123,9 @@ class OpenAIGenerator:
             return []
         if n < 1:
             return [[] for _ in states]
-        prompts = [
-            self.format.render(
-                s,
-                premises[i] if premises else None,
-                contexts[i] if contexts else None,
-                max_len=self.max_input_tokens,
-                chat=self.api == "chat",
-            )
-            for i, s in enumerate(states)
-        ]
+        prompts = self.format.render_all(
+            states, premises, contexts, max_len=self.max_input_tokens, chat=self.api == "chat"
+        )
         if len(prompts) == 1:
             raw = [self._one(prompts[0], n)]
         else:

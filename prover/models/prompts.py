@@ -22,9 +22,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from prover.models.base import StepContext
+from prover.models.filters import TacticFilter
 from retrieval.base import Premise
+
+if TYPE_CHECKING:
+    from prover.models.config import GeneratorConfig
 
 MARK_START = "<a>"
 MARK_END = "</a>"
@@ -86,6 +91,20 @@ class PromptFormat:
     uses_premises: bool = False
     strip_prefix: str = ""
     template: str = "{state}"
+
+    def render_all(
+        self,
+        states: Sequence[str],
+        premises: Sequence[Sequence[Premise]] | None = None,
+        contexts: Sequence[StepContext | None] | None = None,
+        max_len: int | None = None,
+        chat: bool = False,
+    ) -> list[str]:
+        """`render` for a batch of states (``premises`` / ``contexts`` aligned with ``states``, or None)."""
+        return [
+            self.render(s, premises[i] if premises else None, contexts[i] if contexts else None, max_len, chat)
+            for i, s in enumerate(states)
+        ]
 
     def render(
         self,
@@ -172,3 +191,20 @@ def get_format(name: str, model: str = "", template: str = "{state}") -> PromptF
         return FORMATS[name]
     except KeyError:
         raise ValueError(f"unknown prompt format {name!r}; choose from {sorted(FORMATS) + ['template']}") from None
+
+
+def decoding_options(cfg: GeneratorConfig) -> dict[str, Any]:
+    """Constructor keywords every model backend takes from the config (prompt, decoding, filters, seed)."""
+    return {
+        "prompt_format": get_format(cfg.prompt_format, cfg.model, cfg.prompt_template),
+        "decoding": cfg.decoding,
+        "temperature": cfg.temperature,
+        "top_p": cfg.top_p,
+        "max_new_tokens": cfg.max_new_tokens,
+        "max_input_tokens": cfg.max_input_tokens,
+        "length_penalty": cfg.length_penalty,
+        "rank_by": cfg.rank_by,
+        "stop": cfg.stop or (),
+        "tactic_filter": TacticFilter(cfg.banned, cfg.allow_native_decide),
+        "seed": cfg.seed,
+    }

@@ -17,7 +17,7 @@ from prover.models.config import GeneratorConfig
 from prover.models.errors import GenerationError, ModelLoadError
 from prover.models.filters import TacticFilter, select_completions
 from prover.models.loading import call_with_timeout, explain_load_error, is_oom
-from prover.models.prompts import PromptFormat, get_format
+from prover.models.prompts import PromptFormat, decoding_options, get_format
 from retrieval.base import Premise
 
 log = logging.getLogger(__name__)
@@ -109,17 +109,7 @@ class VLLMGenerator:
             raise explain_load_error(e, "vLLM model", cfg.model, cfg.device) from e
         return cls(
             llm,
-            prompt_format=get_format(cfg.prompt_format, cfg.model, cfg.prompt_template),
-            decoding=cfg.decoding,
-            temperature=cfg.temperature,
-            top_p=cfg.top_p,
-            max_new_tokens=cfg.max_new_tokens,
-            max_input_tokens=cfg.max_input_tokens,
-            length_penalty=cfg.length_penalty,
-            rank_by=cfg.rank_by,
-            stop=cfg.stop or (),
-            tactic_filter=TacticFilter(cfg.banned, cfg.allow_native_decide),
-            seed=cfg.seed,
+            **decoding_options(cfg),
         )
 
     def set_seed(self, seed: int) -> None:
@@ -153,15 +143,7 @@ class VLLMGenerator:
             return []
         if n < 1:
             return [[] for _ in states]
-        prompts = [
-            self.format.render(
-                s,
-                premises[i] if premises else None,
-                contexts[i] if contexts else None,
-                max_len=self.max_input_tokens,
-            )
-            for i, s in enumerate(states)
-        ]
+        prompts = self.format.render_all(states, premises, contexts, max_len=self.max_input_tokens)
         with self._lock:
             try:
                 raw = self._beam(prompts, n) if self.decoding == "beam" else self._sample(prompts, n)
