@@ -56,6 +56,9 @@ class BestFirstFrontier:
             return node
         return None
 
+    def release(self, node: Node) -> None:
+        self._popped.discard(node.id)
+
     def last_perspective(self) -> str | None:
         return None
 

@@ -134,6 +134,10 @@ class Frontier(Protocol):
         """The next node to expand (never the same node twice), or None when empty."""
         ...
 
+    def release(self, node: Node) -> None:
+        """Forget that ``node`` was popped without being expanded, so `update` can queue it again."""
+        ...
+
     def last_perspective(self) -> str | None: ...
 
     def __len__(self) -> int: ...
@@ -219,6 +223,8 @@ class ProofSearch:
                     break
                 if cfg.max_depth is not None and node.depth >= cfg.max_depth:
                     stats.depth_limited += 1
+                    frontier.release(node)  # a shorter path found later may bring it under the limit
+                    node.extra["depth_limited"] = node.depth
                     continue
                 p = frontier.last_perspective()
                 if p is not None:
@@ -406,8 +412,11 @@ class _Run:
                 st.duplicates += 1
                 if edge.cycle:
                     st.cycles += 1
-                elif target is not None and target.best_parent is edge and not target.expanded:
-                    self.frontier.update(target)
+                elif target is not None and not target.expanded:
+                    shorter = target.depth < target.extra.get("depth_limited", target.depth)
+                    if target.best_parent is edge or shorter:
+                        target.extra.pop("depth_limited", None)
+                        self.frontier.update(target)
             if graph.proved:
                 path = graph.proof_path()
                 assert path is not None

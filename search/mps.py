@@ -141,6 +141,9 @@ class MultiPerspectiveFrontier:
         self._last = None
         return None
 
+    def release(self, node: Node) -> None:
+        self._popped.discard(node.id)
+
     def last_perspective(self) -> str | None:
         return self._last
 

@@ -321,3 +321,26 @@ def test_config_validation() -> None:
         SearchConfig(expansion_batch=0)
     with pytest.raises(ValueError):
         SearchConfig(algorithm="dfs")
+
+
+def test_state_found_at_the_depth_limit_is_expanded_when_a_shorter_path_reaches_it() -> None:
+    # R -x-> X -x2-> X2 -d-> D reaches D at depth 3 (= max_depth: not expanded); later the worse-scored
+    # R -y-> Y -d-> D reaches it at depth 2, which must bring it back into the frontier.
+    X, X2, Y, D = "⊢ X", "⊢ X2", "⊢ Y", "⊢ D"
+    script = {
+        "theorems": {"t": {"goals": [R]}},
+        "tactics": {
+            R: {"x": {"goals": [X]}, "y": {"goals": [Y]}},
+            X: {"x2": {"goals": [X2]}},
+            X2: {"d": {"goals": [D]}},
+            Y: {"d": {"goals": [D]}},
+            D: {"fin": {"goals": []}},
+        },
+    }
+    gen = ScriptedGenerator(
+        {R: [("x", -0.1), ("y", -5.0)], X: [("x2", -0.1)], X2: [("d", -0.1)], Y: [("d", -0.1)], D: [("fin", -0.1)]}
+    )
+    for algorithm in ("best_first", "mps"):
+        res, _ = run(script, gen, max_depth=3, algorithm=algorithm)
+        assert res.proved and res.tactics == ["y", "d", "fin"], algorithm
+        assert res.stats.depth_limited >= 1
