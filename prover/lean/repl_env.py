@@ -240,7 +240,7 @@ class ReplEnv:
         if res.errors:
             first = res.errors[0]
             where = f"{first.pos.line}:{first.pos.column}: " if first.pos else ""
-            raise LeanInputError(f"{theorem.name}: {where}{first.data.strip().splitlines()[0]}")
+            raise LeanInputError(f"{theorem.name}: {where}{_first_error_line(first.data)}")
         sorries = [s for s in res.sorries if s.proof_state is not None]
         if not sorries:
             raise LeanInputError(f"{theorem.name}: Lean returned no proof state for the statement")
