@@ -67,6 +67,9 @@ class SearchConfig(BaseModel):
     # Per-tactic Lean timeout in seconds; None = the Lean layer's own (`lean.timeout`). It is also
     # clipped to the wall time left, so that one slow tactic cannot overrun ``time_limit``.
     tactic_timeout: float | None = None
+    # Below this many seconds of wall time left, stop instead of sending a tactic: a timeout restarts the
+    # REPL (and reloads the header), which costs far more than the tactic could gain.
+    min_tactic_time: float = 0.5
     # Tactics per expansion; None = `generator.num_samples`.
     num_tactics: int | None = None
     # Frontier nodes expanded with one `generate` call (useful for batched backends such as vLLM).

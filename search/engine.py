@@ -354,9 +354,9 @@ class _Run:
             t = self.clock()
             timeout = self.s.tactic_timeout
             if self.deadline is not None:
-                if t >= self.deadline:
+                left = self.deadline - t
+                if left <= 0 or left < cfg.min_tactic_time:
                     return "time"
-                left = max(self.deadline - t, 1e-3)
                 if timeout is None or left < timeout:
                     timeout = left
             if cfg.max_lean_calls is not None and st.lean_calls >= cfg.max_lean_calls:

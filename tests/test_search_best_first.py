@@ -344,3 +344,12 @@ def test_state_found_at_the_depth_limit_is_expanded_when_a_shorter_path_reaches_
         res, _ = run(script, gen, max_depth=3, algorithm=algorithm)
         assert res.proved and res.tactics == ["y", "d", "fin"], algorithm
         assert res.stats.depth_limited >= 1
+
+
+def test_no_tactic_is_sent_with_less_than_min_tactic_time_left() -> None:
+    clock = Clock()
+    env = SlowEnv(chain(100), clock)
+    search = BestFirstSearch(SearchConfig(time_limit=5.5, tactic_timeout=2.0, min_tactic_time=1.0), clock=clock)
+    res = search.search(env, env.start(theorem("c")), ScriptedGenerator(default=["next", "bad"]))
+    assert res.stop_reason == "time"
+    assert [t for _, _, t in env.calls][-1] == pytest.approx(1.5)  # 0.5 s left was not worth a Lean call
