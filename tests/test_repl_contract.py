@@ -8,7 +8,6 @@ the interesting steps (failing tactics, kernel failures, sorries, unknown ids, .
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from prover.lean.record import iter_transcripts, read_transcript
 from prover.lean.types import (
     CommandResult,
     LeanError,
@@ -36,29 +36,10 @@ TEST_DIR = FIXTURES / "test"
 # Reading transcripts the way the REPL reads its input
 
 
-def _blocks(text: str) -> list[list[str]]:
-    out: list[list[str]] = []
-    cur: list[str] = []
-    for line in text.split("\n"):
-        if line.strip():
-            cur.append(line)
-        elif cur:
-            out.append(cur)
-            cur = []
-    if cur:
-        out.append(cur)
-    return out
-
-
 def read_requests(path: Path) -> list[dict[str, Any]]:
-    """Blank-line separated requests. Like the REPL's ``getLines``, the lines of one request are
-    right-trimmed and concatenated *without* newlines (so a raw line break inside a JSON string
-    disappears: ``"by<newline>sorry"`` is ``bysorry``, see invalid_line_break.in)."""
-    return [json.loads("".join(line.rstrip() for line in b), strict=False) for b in _blocks(path.read_text())]
-
-
-def read_answers(path: Path) -> list[dict[str, Any]]:
-    return [json.loads("\n".join(b)) for b in _blocks(path.read_text())]
+    """Requests as the REPL reads them (``getLines``: lines right-trimmed and joined *without* newlines, so a
+    raw line break inside a JSON string disappears: ``"by<newline>sorry"`` is ``bysorry``)."""
+    return [q for q, _ in read_transcript(path)]
 
 
 def request_kind(req: dict[str, Any]) -> str:
@@ -89,13 +70,7 @@ def parse_answer(kind: str, obj: dict[str, Any]) -> CommandResult | TacticState 
 
 
 def _transcripts() -> list[Path]:
-    if not TEST_DIR.is_dir():
-        return []
-    return sorted(p for p in TEST_DIR.rglob("*.in") if p.with_name(p.name[: -len(".in")] + ".expected.out").is_file())
-
-
-def _expected_out(p: Path) -> Path:
-    return p.with_name(p.name[: -len(".in")] + ".expected.out")
+    return list(iter_transcripts(TEST_DIR)) if TEST_DIR.is_dir() else []
 
 
 def _id(p: Path) -> str:
@@ -116,9 +91,9 @@ class Step:
 
 def load(name: str) -> list[Step]:
     path = TEST_DIR / f"{name}.in"
-    reqs, answers = read_requests(path), read_answers(_expected_out(path))
-    assert len(reqs) == len(answers), f"{name}: {len(reqs)} requests, {len(answers)} answers"
-    return [Step(request_kind(q), q, a, parse_answer(request_kind(q), a)) for q, a in zip(reqs, answers, strict=True)]
+    pairs = read_transcript(path)
+    assert all(a is not None for _, a in pairs), f"{name}: fewer answers than requests"
+    return [Step(request_kind(q), q, a, parse_answer(request_kind(q), a)) for q, a in pairs]
 
 
 # ---------------------------------------------------------------------------------------------------
