@@ -171,6 +171,10 @@ class Agent:
         cfg = self.config
         attempt = ProofAttempt(theorem=theorem, status="error", seed=seed)
         env = self.env
+        # States of earlier theorems are never used again: the env may drop them (and recycle its REPL).
+        reset = getattr(env, "reset", None)
+        if callable(reset):
+            reset()
         try:
             root = env.start(theorem)
         except Exception as e:  # noqa: BLE001 - classified below; setup errors re-raised

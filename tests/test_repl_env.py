@@ -192,3 +192,20 @@ def test_record_then_replay_offline(tmp_path: Path) -> None:
             s1 = env.run_tactic(root, "constructor")
             assert isinstance(env.run_tactic(s1, "exact hp"), TacticState)
             assert env.check(THM, THM.with_proof("exact ⟨hp, hq⟩")).sound
+
+
+def test_reset_between_theorems_is_where_a_long_lived_repl_recycles(tmp_path: Path) -> None:
+    # A batch worker keeps its lease for one header across theorems; without a safe point between
+    # theorems the REPL would never recycle and would hold every proof state it ever made.
+    config, cmd = _config(tmp_path, max_requests=3)
+    with ReplEnv(config, command=cmd) as env:
+        root = env.start(THM)
+        s = env.run_tactic(root, "constructor")
+        assert isinstance(s, TacticState)
+        assert isinstance(env.run_tactic(s, "exact hp"), TacticState)
+        proc = env._lease_proc
+        gen = proc.generation
+        env.reset()
+        assert proc.generation == gen + 1  # recycled: past max_requests, no state to protect
+        root = env.start(THM)  # the next theorem starts on the fresh process
+        assert isinstance(env.run_tactic(root, "exact ⟨hp, hq⟩"), ProofFinished)

@@ -173,10 +173,19 @@ class ReplEnv:
         return tactics[::-1]
 
     def reset(self) -> None:
-        """Forget every state handed out so far (their ids become invalid)."""
+        """Forget every state handed out so far (their ids become invalid).
+
+        With no state left to protect this is a safe point to recycle the REPL (``lean.max_requests`` /
+        ``lean.max_rss_mb``): otherwise a worker that keeps its lease for one header would never recycle,
+        and the REPL would hold every proof state of every theorem until the memory cap kills it.
+        """
         self._nodes.clear()
         self._live.clear()
         self._roots.clear()
+        proc = self._fixed or self._lease_proc
+        recycle = getattr(proc, "maybe_recycle", None)
+        if callable(recycle):
+            recycle()
 
     def close(self) -> None:
         self._release()
