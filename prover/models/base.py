@@ -1,4 +1,4 @@
-"""`TacticGenerator` and `Critic`: the protocols every model backend implements."""
+"""`TacticGenerator`, `ProofGenerator` and `Critic`: the protocols every model backend implements."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from prover.lean.types import Theorem
 from retrieval.base import Premise
 
 
@@ -51,6 +52,65 @@ class TacticGenerator(Protocol):
         (`prover.batch.runner.BatchingGenerator`, the Ray generator proxy) concatenates the contexts, so
         the prompt and the seed of a state do not depend on how calls were merged. A sampling backend
         seeds state ``i`` with ``contexts[i].seed`` where it can, and says in its docstring where it can't.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProofCandidate:
+    """One whole proof sampled for a theorem.
+
+    ``text`` is the Lean code taken from the model's answer (the last Lean block: the theorem with its proof,
+    possibly after helper lemmas), ``""`` when none could be taken; ``problem`` is then a one-line reason, and it
+    is also set when the text is unusable for another reason found without Lean (the statement differs from the
+    trusted one, a forbidden command). Nothing here is checked by Lean: the text still goes through the gate.
+    ``raw`` is the model's whole answer (chain of thought included), kept for debugging and for a
+    self-correction turn. ``logprob`` is the sum over the completion's tokens, ``mean_logprob`` the per-token
+    mean (0.0 when the backend returns none); ``prompt_tokens`` / ``completion_tokens`` count the sampling
+    budget as the model papers do; ``truncated`` says the answer hit the token limit before its end.
+    """
+
+    text: str
+    raw: str
+    logprob: float = 0.0
+    mean_logprob: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    truncated: bool = False
+    problem: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return bool(self.text) and self.problem is None
+
+
+@dataclass(frozen=True, slots=True)
+class ProofFeedback:
+    """What a self-correction turn shows the model about its previous attempt at a theorem (Goedel-Prover-V2).
+
+    ``proof`` is the Lean text that was checked, ``errors`` Lean's messages on it as text, ``raw`` the model's
+    whole previous answer (the earlier assistant turn; ``""`` when unknown).
+    """
+
+    proof: str
+    errors: str
+    raw: str = ""
+
+
+@runtime_checkable
+class ProofGenerator(Protocol):
+    def generate(
+        self,
+        theorems: Sequence[Theorem],
+        n: int,
+        *,
+        feedback: Sequence[ProofFeedback | None] | None = None,
+        seed: int | None = None,
+    ) -> list[list[ProofCandidate]]:
+        """For each theorem, ``n`` sampled whole proofs (one entry per sample, unusable ones included, so the
+        sampling budget is what was spent). ``feedback`` (one per theorem, or None) turns the request into a
+        self-correction turn on a previous attempt; ``seed`` makes sampling reproducible where the backend can.
+        Raises `GenerationError` when the backend fails (not for a bad answer: that is a candidate's ``problem``).
         """
         ...
 
