@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from prover.lean.types import Theorem
+from prover.lean.types import Message, Pos, Theorem
 from prover.models import ProofCandidate, ProofFeedback, ProofGenerator
 from tests.fakes import ScriptedProofGenerator
 
@@ -34,7 +34,9 @@ def test_scripted_generator_follows_protocol() -> None:
     assert [len(c) for c in out] == [3, 0]
     assert out[0][0].text == "theorem a : 1 + 1 = 2 := by\n  norm_num"
     assert out[0][0].raw == answer
-    fb = ProofFeedback(proof=out[0][0].text, errors="error: unsolved goals", raw=answer)
+    err = Message("error", "unsolved goals", Pos(2, 2), Pos(2, 10))
+    fb = ProofFeedback(proof=out[0][0].text, messages=(err,), raw=answer)
+    assert fb.round == 1 and ProofFeedback("p", (), earlier=(fb,)).round == 2
     again = gen.generate([_thm("a")], 1, feedback=[fb])
     assert again[0][0].text.endswith("rfl")
     assert gen.calls[-1] == (["a"], 1, [fb], None)

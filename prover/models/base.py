@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from prover.lean.types import Theorem
+from prover.lean.types import Message, Theorem
 from retrieval.base import Premise
 
 
@@ -86,15 +86,22 @@ class ProofCandidate:
 
 @dataclass(frozen=True, slots=True)
 class ProofFeedback:
-    """What a self-correction turn shows the model about its previous attempt at a theorem (Goedel-Prover-V2).
+    """Lean's verdict on an earlier attempt, for a self-correction turn (Goedel-Prover-V2, Kimina-Prover).
 
-    ``proof`` is the Lean text that was checked, ``errors`` Lean's messages on it as text, ``raw`` the model's
-    whole previous answer (the earlier assistant turn; ``""`` when unknown).
+    ``proof`` is the exact text Lean checked (``messages`` positions refer to it: 1-based lines, code-point
+    columns), ``raw`` the model's whole answer that produced it (the assistant turn the correction follows;
+    ``""`` when unknown), ``earlier`` the feedback of the rounds before this one on the same theorem, oldest
+    first (the conversation is replayed in that order; this is round ``len(earlier) + 1``).
     """
 
     proof: str
-    errors: str
+    messages: tuple[Message, ...]
     raw: str = ""
+    earlier: tuple[ProofFeedback, ...] = ()
+
+    @property
+    def round(self) -> int:
+        return len(self.earlier) + 1
 
 
 @runtime_checkable
