@@ -106,6 +106,10 @@ class NameResolver:
 
     def resolve_body(self, self_idx: int, d: Declaration) -> list[int]:
         """Accessible corpus premises named by declaration ``d``'s body (``d`` is corpus premise ``self_idx``)."""
+        return self.resolve_text(self_idx, d, d.body)
+
+    def resolve_text(self, self_idx: int, d: Declaration, text: str) -> list[int]:
+        """Accessible corpus premises named by ``text`` (masked), a part of declaration ``d``'s body."""
         ns = d.full_name.rsplit(".", 1)[0] if "." in d.full_name else ""
         if d.namespace and not (ns == d.namespace or ns.startswith(d.namespace + ".")):
             ns = d.namespace  # `_root_.X.y` declared in namespace N: N stays open too
@@ -115,7 +119,7 @@ class NameResolver:
         opens = tuple(d.opens) + extra
         out: list[int] = []
         seen: set[int] = set()
-        for ident in sorted(referenced_identifiers(d.body)):
+        for ident in sorted(referenced_identifiers(text)):
             j = self.resolve(ident, ns, opens, d.line, self_idx)
             if j is not None and j not in seen:
                 seen.add(j)
