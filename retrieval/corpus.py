@@ -50,7 +50,7 @@ from retrieval.lean_source import (
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # 4: generated names (to_additive, fields, constructors), alias statements
 CORPUS_JSON = "corpus.json"
 CORPUS_NPZ = "corpus.npz"
 DEFAULT_EXCLUDE = ("test", "tests", "scripts", ".lake", "lake-packages", ".git", "lakefile.lean", "build")
