@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from prover.models.base import Candidate, StepContext
+from prover.models.base import Candidate, StepContext, context_seeds
 from prover.models.config import CriticConfig, GeneratorConfig
 from prover.models.errors import GenerationError, ModelLoadError
 from prover.models.filters import TacticFilter, select_completions
@@ -29,7 +29,7 @@ from prover.models.loading import (
     resolve_device,
     resolve_dtype,
 )
-from prover.models.prompts import PromptFormat, decoding_options, get_format
+from prover.models.prompts import PromptFormat, critic_input, decoding_options, get_format
 from retrieval.base import Premise
 
 log = logging.getLogger(__name__)
@@ -184,12 +184,6 @@ class HFGenerator:
             batch_size=cfg.batch_size,
         )
 
-    def set_seed(self, seed: int) -> None:
-        """Reseed sampling (torch's global RNGs, which transformers samples from)."""
-        import torch
-
-        torch.manual_seed(seed)
-
     def close(self) -> None:
         """Drop the model (and free GPU memory); the generator is unusable afterwards."""
         _release(self)
@@ -215,11 +209,21 @@ class HFGenerator:
             return []
         if n < 1:
             return [[] for _ in states]
+        import torch
+
         prompts = self.prompts(states, premises, contexts)
+        seeds = context_seeds(contexts, len(prompts), None)
+        # transformers samples from torch's global RNG: a state's samples depend only on its own seed when it
+        # is sampled alone, right after seeding. Seeded sampling therefore sends one prompt per model call
+        # (its n samples still form one batch); beam search and unseeded sampling batch prompts together.
+        seeded = self.decoding == "sample" and any(s is not None for s in seeds)
+        step = 1 if seeded else self.batch_size
         out: list[list[Candidate]] = []
         with self._lock:
-            for i in range(0, len(prompts), self.batch_size):
-                raw = self._generate_oom_safe(prompts[i : i + self.batch_size], n)
+            for i in range(0, len(prompts), step):
+                if seeded and seeds[i] is not None:
+                    torch.manual_seed(seeds[i])
+                raw = self._generate_oom_safe(prompts[i : i + step], n)
                 out += select_completions(
                     raw, n, extract=self.format.extract, rank_by=self.rank_by, tactic_filter=self.filter
                 )
@@ -400,7 +404,7 @@ class HFCritic:
         import torch
 
         scores: list[float] = []
-        texts = [self.prompt_template.replace("{state}", s) for s in states]
+        texts = [critic_input(s, self.prompt_template) for s in states]
         with self._lock, torch.inference_mode():
             for i in range(0, len(texts), self.batch_size):
                 enc = self.tokenizer(

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from prover.models.base import Candidate, StepContext
+from prover.models.base import Candidate, StepContext, context_seeds
 from prover.models.config import GeneratorConfig
 from prover.models.errors import GenerationError
 from prover.models.filters import TacticFilter, select_completions
@@ -103,10 +103,6 @@ class OpenAIGenerator:
             max_concurrency=cfg.max_concurrency,
         )
 
-    def set_seed(self, seed: int) -> None:
-        """Seed of the following requests' sampling (reproducible per prompt)."""
-        self.seed = seed
-
     def close(self) -> None:
         self._client.close()
 
@@ -126,14 +122,15 @@ class OpenAIGenerator:
         prompts = self.format.render_all(
             states, premises, contexts, max_len=self.max_input_tokens, chat=self.api == "chat"
         )
+        seeds = context_seeds(contexts, len(prompts), self.seed)
         if len(prompts) == 1:
-            raw = [self._one(prompts[0], n)]
+            raw = [self._one(prompts[0], n, seeds[0])]
         else:
             with ThreadPoolExecutor(min(self.max_concurrency, len(prompts))) as pool:
-                raw = list(pool.map(lambda p: self._one(p, n), prompts))
+                raw = list(pool.map(lambda ps: self._one(ps[0], n, ps[1]), zip(prompts, seeds, strict=True)))
         return select_completions(raw, n, extract=self.format.extract, rank_by=self.rank_by, tactic_filter=self.filter)
 
-    def _body(self, prompt: str, n: int) -> dict[str, Any]:
+    def _body(self, prompt: str, n: int, seed: int | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "n": n, "max_tokens": self.max_new_tokens}
         if self.api == "chat":
             body.update(messages=[{"role": "user", "content": prompt}], logprobs=True)
@@ -145,8 +142,8 @@ class OpenAIGenerator:
             body.update(temperature=self.temperature, top_p=self.top_p)
         if self.stop:
             body["stop"] = self.stop
-        if self.seed is not None:
-            body["seed"] = self.seed
+        if seed is not None:
+            body["seed"] = seed
         return body
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -187,9 +184,9 @@ class OpenAIGenerator:
             return data
         raise AssertionError("unreachable")
 
-    def _one(self, prompt: str, n: int) -> list[tuple[str, float, int]]:
+    def _one(self, prompt: str, n: int, seed: int | None = None) -> list[tuple[str, float, int]]:
         path = "/chat/completions" if self.api == "chat" else "/completions"
-        data = self._post(path, self._body(prompt, n))
+        data = self._post(path, self._body(prompt, n, seed))
         out = []
         for choice in sorted(data["choices"], key=lambda c: c.get("index", 0)):
             if self.api == "chat":

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from prover.models.base import Candidate, StepContext
+from prover.models.base import Candidate, StepContext, context_seeds
 from prover.models.config import GeneratorConfig
 from prover.models.errors import GenerationError, ModelLoadError
 from prover.models.filters import TacticFilter, select_completions
@@ -112,10 +112,6 @@ class VLLMGenerator:
             **decoding_options(cfg),
         )
 
-    def set_seed(self, seed: int) -> None:
-        """Seed of the following requests' sampling (reproducible per prompt)."""
-        self.seed = seed
-
     def close(self) -> None:
         """Shut the engine down and free GPU memory."""
         import gc
@@ -146,7 +142,10 @@ class VLLMGenerator:
         prompts = self.format.render_all(states, premises, contexts, max_len=self.max_input_tokens)
         with self._lock:
             try:
-                raw = self._beam(prompts, n) if self.decoding == "beam" else self._sample(prompts, n)
+                if self.decoding == "beam":
+                    raw = self._beam(prompts, n)
+                else:
+                    raw = self._sample(prompts, n, context_seeds(contexts, len(prompts), self.seed))
             except Exception as e:
                 if is_oom(e):
                     raise GenerationError(
@@ -156,7 +155,8 @@ class VLLMGenerator:
                 raise
         return select_completions(raw, n, extract=self.format.extract, rank_by=self.rank_by, tactic_filter=self.filter)
 
-    def _sample(self, prompts: list[str], n: int) -> list[list[tuple[str, float, int]]]:
+    def _sample(self, prompts: list[str], n: int, seeds: list[int | None]) -> list[list[tuple[str, float, int]]]:
+        """One ``SamplingParams`` per prompt when their seeds differ (vLLM seeds each request on its own)."""
         kw: dict[str, Any] = {
             "n": n,
             "temperature": self.temperature,
@@ -166,9 +166,10 @@ class VLLMGenerator:
         }
         if self.stop:
             kw["stop"] = self.stop
-        if self.seed is not None:
-            kw["seed"] = self.seed
-        params = self.vllm.SamplingParams(**kw)
+        sp = self.vllm.SamplingParams
+        params: Any = (
+            sp(**kw, seed=seeds[0]) if len(set(seeds)) <= 1 else [sp(**kw, seed=s) for s in seeds]
+        )
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
         result = []
         for o in outputs:
