@@ -10,7 +10,8 @@
 * **The driver** (this process) owns the store: it hands each prover actor one job at a time, writes every
   row as it comes back, and resumes exactly like the local backend (finished attempts are never resent).
   A prover actor that dies (segfault, OOM kill, node lost) is restarted by Ray (``ray_max_restarts``) or
-  replaced; its job is resent up to ``batch.retries`` times, then recorded as ``error``.
+  replaced; its job is resent up to ``batch.retries`` times (``batch.max_tries`` in all), then recorded as
+  ``error``, which a resumed run redoes.
 
 The Lean project (``lean.project_dir``) and this package must be at the same paths on every node (a shared
 file system, as on most Slurm clusters); see ``scripts/ray_slurm_start.sh`` and ``scripts/slurm_batch.sbatch``.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import logging
 import sys
 import threading
@@ -182,7 +184,7 @@ class RayBackend(Backend):
         gen_of = [self._gens[i % n_gen] if n_gen else None for i in range(n)]
         self._actors = [self._new_prover(i, gen_of[i]) for i in range(n)]
 
-        todo: collections.deque[tuple[Job, int]] = collections.deque((j, 1) for j in jobs)
+        todo: collections.deque[tuple[Job, int]] = collections.deque((j, j.prior_tries + 1) for j in jobs)
         pending: dict[Any, tuple[int, Job, int, float]] = {}  # ref -> (actor index, job, tries, sent)
         fatal: str | None = None
         deaths = [0] * n  # Ray restarts a dead actor up to ray_max_restarts times
@@ -212,8 +214,8 @@ class RayBackend(Backend):
                     except RayActorError as e:
                         msg = f"worker died: {one_line(e, 200) if str(e) else type(e).__name__}"
                         print(f"prover batch: ray-{i} died on {job.key} attempt {job.attempt}", file=sys.stderr)
-                        if tries <= b.retries:
-                            todo.appendleft((job, tries + 1))
+                        if tries < min(job.prior_tries + 1 + b.retries, max(b.max_tries, job.prior_tries + 1)):
+                            todo.appendleft((dataclasses.replace(job, prior_tries=tries), tries + 1))
                         else:
                             on_row(_row(job, f"ray-{i}", msg, tries, sent))
                         deaths[i] += 1
