@@ -331,6 +331,32 @@ def row_from_attempt(job: Job, attempt: ProofAttempt, *, worker: str, started: f
     )
 
 
+def graph_path(graphs_dir: Path | str, theorem_key: str, attempt: int) -> Path:
+    """Where `save_graph` puts the graph of one attempt: a file-system-safe folder per theorem key."""
+    import hashlib
+
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in theorem_key)[:80]
+    digest = hashlib.md5(theorem_key.encode("utf-8")).hexdigest()[:8]
+    return Path(graphs_dir) / f"{safe}-{digest}" / f"{attempt}.json.gz"
+
+
+def save_graph(graph: Any, graphs_dir: Path | str, job: Job, status: str) -> None:
+    """Write an attempt's search graph (atomically); a failure to write is logged, never fatal."""
+    graph.meta.update(
+        theorem_key=job.key, theorem_name=job.theorem.name, attempt=job.attempt, seed=job.seed, status=status
+    )
+    path = graph_path(graphs_dir, job.key, job.attempt)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp.gz")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        graph.save(tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        log.warning("could not save the search graph of %s attempt %d: %s", job.key, job.attempt, e)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
 class Worker:
     """One Lean worker: runs jobs with its agent; an infrastructure error is retried on a fresh agent."""
 
@@ -382,6 +408,8 @@ class Worker:
                 self.reset()
                 continue
             attempt.time = spent
+            if self.config.batch.graphs_dir is not None and attempt.graph is not None:
+                save_graph(attempt.graph, self.config.batch.graphs_dir, job, attempt.status)
             return row_from_attempt(job, attempt, worker=self.name, started=started, tries=tries)
 
     def close(self) -> None:

@@ -29,7 +29,7 @@ from prover.models.loading import (
     resolve_device,
     resolve_dtype,
 )
-from prover.models.prompts import PromptFormat, decoding_options, get_format
+from prover.models.prompts import PromptFormat, critic_input, decoding_options, get_format
 from retrieval.base import Premise
 
 log = logging.getLogger(__name__)
@@ -404,7 +404,7 @@ class HFCritic:
         import torch
 
         scores: list[float] = []
-        texts = [self.prompt_template.replace("{state}", s) for s in states]
+        texts = [critic_input(s, self.prompt_template) for s in states]
         with self._lock, torch.inference_mode():
             for i in range(0, len(texts), self.batch_size):
                 enc = self.tokenizer(

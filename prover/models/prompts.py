@@ -193,6 +193,11 @@ def get_format(name: str, model: str = "", template: str = "{state}") -> PromptF
         raise ValueError(f"unknown prompt format {name!r}; choose from {sorted(FORMATS) + ['template']}") from None
 
 
+def critic_input(state: str, template: str = "{state}") -> str:
+    """What a learned critic reads for a goal state (`HFCritic` at inference, critic training data)."""
+    return template.replace("{state}", state)
+
+
 def decoding_options(cfg: GeneratorConfig) -> dict[str, Any]:
     """Constructor keywords every model backend takes from the config (prompt, decoding, filters, seed)."""
     return {
