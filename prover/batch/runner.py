@@ -298,7 +298,8 @@ class Job:
     theorem: Theorem
     attempt: int
     seed: int
-    prior_tries: int = 0  # tries of this attempt in earlier sessions (each ended in an infrastructure error)
+    prior_tries: int = 0  # tries of this attempt so far (each ended in an infrastructure error)
+    last_try: int = 0  # the last try number this session may make (0: batch.retries more, batch.max_tries in all)
 
     @property
     def key(self) -> str:
@@ -311,6 +312,12 @@ class FatalError(Exception):
 
 def _retryable(error: str | None) -> bool:
     return not (error or "").startswith(STATEMENT_REJECTED)
+
+
+def last_try_of(job: Job, config: ProverConfig) -> int:
+    """This session makes 1 + ``batch.retries`` tries of an attempt, never past ``batch.max_tries`` in all."""
+    b = config.batch
+    return min(job.prior_tries + 1 + b.retries, max(b.max_tries, job.prior_tries + 1))
 
 
 def row_from_attempt(job: Job, attempt: ProofAttempt, *, worker: str, started: float, tries: int) -> AttemptRow:
@@ -381,8 +388,7 @@ class Worker:
         started = time.time()
         spent = 0.0
         tries = job.prior_tries
-        # this session's tries: 1 + batch.retries, and never past batch.max_tries over all sessions
-        last_try = min(job.prior_tries + 1 + self.config.batch.retries, max(self.config.batch.max_tries, tries + 1))
+        last_try = job.last_try or last_try_of(job, self.config)
         while True:
             tries += 1
             t0 = time.monotonic()
