@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from prover.errors import UserError
+from prover.lean.syntax import scan
 from prover.lean.types import Theorem
 
 SPLITS = ("valid", "test")  # the usual splits, searched for a benchmark known only by its files
@@ -126,90 +127,46 @@ def _unique_keys(theorems: list[Theorem]) -> list[Theorem]:
 # ---------------------------------------------------------------------------------------------------
 # .lean files
 
-_DECL = re.compile(
-    r"^(?:@\[[^\]]*\]\s*)?(?:(?:private|protected|noncomputable)\s+)*"
-    r"(theorem|lemma|example|instance|def|abbrev)\b\s*([^\s(:{\[⦃]*)",
-    re.M,
-)
-# A line at column 0 that starts a new command ends the previous declaration.
-_COMMAND = re.compile(
-    r"^(?:theorem|lemma|example|instance|def|abbrev|open|namespace|section|end|variable|universe|set_option|"
-    r"noncomputable|private|protected|import|attribute|structure|class|inductive|macro|syntax|notation|"
-    r"local|scoped|@\[|#|/-|--)"
-)
-_SORRY_END = re.compile(r":=\s*(?:by\s+)?sorry\s*$")
-
-
-def _strip_comments_tail(text: str) -> str:
-    """Drop trailing ``-- ...`` line comments and blank lines at the end of a declaration block."""
-    lines = text.rstrip().splitlines()
-    while lines and (not lines[-1].strip() or lines[-1].lstrip().startswith("--")):
-        lines.pop()
-    return "\n".join(lines)
-
-
-def _declaration(block: str) -> tuple[str, str, int] | None:
-    """``(kind, name, offset of the keyword)`` if ``block`` is a declaration (after a docstring)."""
-    i = len(block) - len(block.lstrip())
-    if block.startswith("/--", i):
-        end = block.find("-/", i)
-        if end < 0:
-            return None
-        rest = block[end + 2 :]
-        i = end + 2 + len(rest) - len(rest.lstrip())
-    m = _DECL.match(block, i)
-    if not m:
-        return None
-    kw = block.index(m.group(1), i)
-    return m.group(1), m.group(2), kw
+_SORRY_PROOFS = (("sorry",), ("by", "sorry"))
+_SORRY_KINDS = ("theorem", "lemma", "example", "instance", "def", "abbrev")
 
 
 def parse_lean(text: str, path: str = "<input>") -> list[Theorem]:
     """The ``sorry``-proved declarations of a Lean file, each with the commands before it as its header.
 
-    A declaration is ``theorem``/``lemma``/``example``/``instance``/``def`` at column 0 whose body is
-    ``sorry`` (``:= sorry`` or ``:= by sorry``); it runs until the next line at column 0 that starts a
-    command. Its header is the file's text before it minus the other sorry'd declarations (so imports,
-    options, ``open``s, namespaces and proved helper lemmas come along). Statements keep ``:= by`` / ``:=``
-    and start at the keyword (a docstring or attribute before it is dropped).
+    A declaration is a ``theorem``/``lemma``/``example``/``instance``/``def``/``abbrev`` whose body is
+    ``sorry`` (``:= sorry`` or ``:= by sorry``), as `prover.lean.syntax` reads the file. Its header is the
+    file's text before it minus the other sorry'd declarations (so imports, options, ``open``s, namespaces
+    and proved helper lemmas come along). Statements keep ``:= by`` / ``:=`` and start at the keyword (a
+    doc comment or attributes before it are dropped; ``open … in`` prefixes are kept).
     """
-    lines = text.splitlines(keepends=True)
-    starts = [i for i, ln in enumerate(lines) if _COMMAND.match(ln)]
-    if not starts or starts[0] != 0:
-        starts = [0, *starts]
-    blocks = [(s, "".join(lines[s:e])) for s, e in zip(starts, [*starts[1:], len(lines)], strict=True)]
-    # A docstring or attribute line on its own belongs to the declaration after it.
-    merged: list[tuple[int, str]] = []
-    pending: tuple[int, str] | None = None
-    for s, b in blocks:
-        if pending is not None:
-            s, b = pending[0], pending[1] + b
-            pending = None
-        head = b.lstrip()
-        if head.startswith(("/--", "@[")) and _declaration(b) is None:
-            pending = (s, b)
-            continue
-        merged.append((s, b))
-    if pending is not None:
-        merged.append(pending)
+    src = scan(text)
     out: list[Theorem] = []
-    header_parts: list[str] = []
+    removed: list[tuple[int, int]] = []  # spans of the sorry'd declarations seen so far
     n_example = 0
-    for s, b in merged:
-        decl = _declaration(b)
-        body = _strip_comments_tail(b)
-        if decl is None or not _SORRY_END.search(body):
-            header_parts.append(b)
+    for d in src.declarations:
+        if d.kind not in _SORRY_KINDS or d.delimiter != ":=" or d.delimiter_span is None:
             continue
-        kind, name, kw = decl
-        if kind == "example" or not name:
+        first, last = d.tokens
+        k = next(i for i in range(first, last + 1) if src.code[i].start == d.delimiter_span[0])
+        proof = tuple(t.text for t in src.code[k + 1 : last + 1])
+        if proof not in _SORRY_PROOFS:
+            continue
+        name = d.name
+        if d.kind == "example" or not name:
             n_example += 1
             name = f"{Path(path).stem}_example_{n_example}"
-        stmt = _SORRY_END.sub(lambda mm: ":= by" if "by" in mm.group(0) else ":=", body[kw:])
-        lineno = s + 1 + b[:kw].count("\n")
-        where = f"{path}:{lineno}"
-        meta = {"split": "", "known_issue": None, "key": name, "origin": where, "kind": kind}
-        out.append(Theorem(name=name, statement=stmt, header="".join(header_parts), source=where, meta=meta))
+        # `open X in` / `set_option o v in` prefixes stay with the statement
+        prefix = text[d.outer_start : d.start]
+        stmt = prefix + text[d.keyword : d.delimiter_span[1]] + (" by" if proof[0] == "by" else "")
+        header, done = [], 0
+        for a, b in [*removed, (d.outer_start, d.outer_start)]:
+            header.append(text[done:a])
+            done = b
+        removed.append((d.outer_start, d.end))
+        where = f"{path}:{src.line_col(d.keyword)[0]}"
+        meta = {"split": "", "known_issue": None, "key": name, "origin": where, "kind": d.kind}
+        out.append(Theorem(name=name, statement=stmt, header="".join(header), source=where, meta=meta))
     return out
 
 

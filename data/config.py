@@ -47,6 +47,9 @@ class BatchConfig(BaseModel):
     batch_generator_calls: bool = True
     batch_window_ms: float = 5.0
     max_batch_states: int = 64
+    # Write each attempt's search graph (failed edges included: training data for `prover data export`) to
+    # GRAPHS_DIR/<theorem>/<attempt>.json.gz; `prover batch --save-graphs` sets it to RUN_DIR/graphs.
+    graphs_dir: Path | None = None
     # SQLite `synchronous` of the results store: FULL survives power loss, NORMAL only process crashes.
     db_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     # Ray backend (`--ray auto|ADDRESS`)
@@ -62,3 +65,33 @@ class BatchConfig(BaseModel):
         if v < 1:
             raise ValueError("must be at least 1")
         return v
+
+
+class ExportConfig(BaseModel):
+    """Curation of `prover data export` (`data.export`); the ``[train.export]`` config section."""
+
+    model_config = {"extra": "forbid"}
+
+    # Held-out sets (BENCHMARK:SPLIT, BENCHMARK, or a .jsonl/.lean path): never in the output, checked.
+    holdout: list[str] = Field(default_factory=lambda: ["minif2f:test", "proofnet:test"])
+    valid_fraction: float = Field(0.02, ge=0.0, le=1.0)  # share of theorems (by name hash) in the valid split
+    file_format: Literal["jsonl", "parquet"] = "jsonl"
+    drop_automation_proofs: bool = True  # sft: drop theorems the automation portfolio alone proves
+    easy_solve_rate: float | None = Field(None, gt=0.0, le=1.0)  # sft: drop theorems solved this often (>= 2 tries)
+    # dpo: which failed siblings of a proof-path tactic count as rejected
+    dpo_negatives: list[Literal["error", "dead_end", "cycle", "unsound", "timeout"]] = Field(
+        default_factory=lambda: ["error", "dead_end", "unsound"]
+    )
+    max_pairs_per_state: int = Field(8, ge=1)
+    # sft: a tactic tried >= ineffective_min_tries times that reached a proved state in < ineffective_rate of
+    # its tries keeps at most ineffective_cap rows (None: no cap)
+    ineffective_rate: float = Field(0.05, ge=0.0, le=1.0)
+    ineffective_min_tries: int = Field(20, ge=1)
+    ineffective_cap: int | None = Field(1000, ge=1)
+    critic_distance_cap: int = Field(16, ge=1)  # critic label: -min(distance, cap); dead states -cap
+    # sft: with a scoring model (--ppl-model), drop rows below / above these perplexity quantiles
+    ppl_model: str | None = None
+    ppl_low: float = Field(0.05, ge=0.0, lt=1.0)
+    ppl_high: float = Field(0.95, gt=0.0, le=1.0)
+    ppl_batch_size: int = Field(16, ge=1)
+    ppl_device: str = "auto"

@@ -30,10 +30,7 @@ server that stops answering, a critic error) ends only this attempt, with status
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import random
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -188,7 +185,6 @@ class Agent:
             tactic_timeout=cfg.lean.timeout,
             critic=critic,
         )
-        seed_everything(generator, seed)
         gate = _Gate(env, theorem)
         try:
             result = searcher.search(
@@ -200,6 +196,7 @@ class Agent:
                 premises_k=cfg.retrieval.k if retriever is not None else 0,
                 progress=progress,
                 accept=gate,
+                seed=seed,
             )
         except Exception as e:  # noqa: BLE001 - one theorem's failure must not stop a batch
             return self._failed(attempt, e, t0, reraise=(LeanSetupError,))
@@ -254,30 +251,3 @@ class Agent:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def seed_everything(generator: object, seed: int) -> None:
-    """Make sampling reproducible: Python's, NumPy's and torch's RNGs (when loaded), and the generator's
-    own (``set_seed(seed)`` if it has one, else a ``seed`` attribute)."""
-    random.seed(seed)
-    np = sys.modules.get("numpy")
-    if np is not None:
-        np.random.seed(seed % 2**32)
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.manual_seed(seed)
-    todo, seen = [generator], set()
-    while todo:  # wrappers (e.g. a model + automation portfolio) keep the model in ``.model``
-        g = todo.pop()
-        if id(g) in seen:
-            continue
-        seen.add(id(g))
-        set_seed = getattr(g, "set_seed", None)
-        if callable(set_seed):
-            set_seed(seed)
-        elif hasattr(g, "seed") and not callable(g.seed):
-            with contextlib.suppress(AttributeError):
-                g.seed = seed  # type: ignore[attr-defined]
-        inner = getattr(g, "model", None)
-        if inner is not None and hasattr(inner, "generate"):
-            todo.append(inner)

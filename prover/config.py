@@ -13,6 +13,7 @@ from data.config import BatchConfig
 from prover.errors import UserError
 from prover.lean.config import LeanConfig
 from prover.models.config import GeneratorConfig, WholeConfig
+from prover.train.config import TrainConfig
 from retrieval.config import RetrievalConfig
 from search.config import SearchConfig
 
@@ -26,6 +27,7 @@ class ProverConfig(BaseModel):
     search: SearchConfig = Field(default_factory=SearchConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
 
 
 def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:

@@ -107,7 +107,41 @@ def unpack_archive(archive: Path, cache_dir: Path | None = None) -> Path:
     return dest
 
 
+# Lean core's libraries worth indexing: Init (Nat, List, Eq, congrArg, ...) and Std; Lean/ and Lake/ (the
+# compiler and build tool, ~2,000 files) are metaprogramming that proofs do not cite.
+CORE_LIBRARIES = ("Init", "Std")
+_PACKAGE_MARKERS = ("lakefile.lean", "lakefile.toml", "lean-toolchain", "lake-manifest.json")
+
+
+def library_roots(root: Path) -> list[Path] | None:
+    """The library entries of a Lake package: each top-level ``X.lean`` and its ``X/`` folder (Mathlib.lean +
+    Mathlib/, Archive.lean + Archive/; not MathlibTest/, scripts/, ...); for Lean core's ``src/lean``, only
+    `CORE_LIBRARIES`. ``None`` for a plain tree (scan everything but `DEFAULT_EXCLUDE`)."""
+    if (root / "Init" / "Prelude.lean").is_file():
+        names = [n for n in CORE_LIBRARIES if (root / f"{n}.lean").is_file() or (root / n).is_dir()]
+    elif any((root / m).is_file() for m in _PACKAGE_MARKERS):
+        names = sorted(f.name[:-5] for f in root.glob("*.lean") if f.is_file() and not f.name.startswith("lakefile"))
+    else:
+        return None
+    out: list[Path] = []
+    for n in names:
+        for p in (root / f"{n}.lean", root / n):
+            if p.exists():
+                out.append(p)
+    return out or None
+
+
 def _lean_files(root: Path, exclude: Sequence[str]) -> list[Path]:
+    libs = library_roots(root)
+    if libs is None:
+        return _walk_lean_files(root, exclude)
+    out: list[Path] = []
+    for lib in libs:
+        out.extend([lib] if lib.is_file() else _walk_lean_files(lib, exclude))
+    return out
+
+
+def _walk_lean_files(root: Path, exclude: Sequence[str]) -> list[Path]:
     out: list[Path] = []
     excl = set(exclude)
     for dirpath, dirnames, filenames in os.walk(root):
@@ -183,6 +217,7 @@ class Corpus:
         self.module_index = {f.module: i for i, f in enumerate(files)}
         self.path_index = {f.path: i for i, f in enumerate(files)}
         self._name_index: dict[str, list[int]] | None = None
+        self._prior: np.ndarray | None = None
         self.graph = self._build_graph()
         self.reach = self._closure()
 
@@ -203,6 +238,15 @@ class Corpus:
     def get(self, full_name: str) -> Premise | None:
         ids = self.name_index.get(full_name)
         return self.premises[ids[0]] if ids else None
+
+    @property
+    def prior(self) -> np.ndarray:
+        """The premise-usage prior feature, ``log(1 + number of corpus proofs naming the premise)``."""
+        if self._prior is None:
+            from retrieval.prior import prior_feature, usage_counts
+
+            self._prior = prior_feature(usage_counts(self))
+        return self._prior
 
     def uses(self, i: int) -> np.ndarray:
         """Indices of the accessible corpus premises that declaration ``i``'s proof text names."""

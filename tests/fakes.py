@@ -38,7 +38,7 @@ from prover.lean.types import (
     TacticState,
     Theorem,
 )
-from prover.models.base import Candidate, ProofCandidate, ProofFeedback
+from prover.models.base import Candidate, ProofCandidate, ProofFeedback, StepContext
 from retrieval.base import Premise
 
 _STMT_NAME = re.compile(r"\b(?:theorem|lemma)\s+([^\s(:{\[]+)")
@@ -185,7 +185,8 @@ class ScriptedGenerator:
 
     Table values are lists of tactics or ``(tactic, logprob)`` pairs. Without a log-prob, candidate
     ``i`` gets ``-(i + 1)``. ``mean_logprob`` is the log-prob divided by the number of whitespace
-    tokens. Every call is recorded in ``calls``; `set_seed` records the seed in ``seeds``.
+    tokens. Every call is recorded in ``calls`` and its contexts in ``contexts``; ``seeds`` lists the distinct
+    seeds the contexts carried, in order of first appearance.
     """
 
     def __init__(
@@ -198,15 +199,23 @@ class ScriptedGenerator:
         self.default = list(default)
         self.fn = fn
         self.calls: list[tuple[list[str], Any, int]] = []
-        self.seeds: list[int] = []
-
-    def set_seed(self, seed: int) -> None:
-        self.seeds.append(seed)
+        self.contexts: list[Sequence[StepContext | None] | None] = []
+        self.seeds: list[int | None] = []
 
     def generate(
-        self, states: Sequence[str], premises: Sequence[Sequence[Premise]] | None, n: int
+        self,
+        states: Sequence[str],
+        premises: Sequence[Sequence[Premise]] | None,
+        n: int,
+        *,
+        contexts: Sequence[StepContext | None] | None = None,
     ) -> list[list[Candidate]]:
         self.calls.append((list(states), premises, n))
+        self.contexts.append(contexts)
+        for c in contexts or ():
+            seed = c.seed if c is not None else None
+            if seed not in self.seeds:
+                self.seeds.append(seed)
         out: list[list[Candidate]] = []
         for s in states:
             entries = self.fn(s) if self.fn is not None else self.table.get(s, self.default)

@@ -228,3 +228,34 @@ def test_sigterm_stops_cleanly_and_keeps_results(tmp_path: Path) -> None:
     assert "interrupted after" in stderr and "rerun the same command to resume" in stderr
     assert (out / "report.html").is_file() and "theorems, 2 attempt(s) each" in stdout
     assert _count(out / "results.sqlite") >= 3
+
+
+def test_batch_and_prove_send_the_generator_identical_prompts_and_seeds(tmp_path: Path) -> None:
+    """With 2 workers the generator sits behind `BatchingGenerator`, which merges the calls of both workers;
+    every state must still reach the model with its own theorem name, tactics so far and attempt seed, as in
+    a single `prove` (the InternLM2.5 prompt shows NAME and PROOF_BEFORE)."""
+    from batch_fakes import PromptRecorder, recorded_prompts
+
+    from prover.agent import Agent
+
+    script = double_script(2, 3, 1)
+    sp = write_script(tmp_path / "s.json", script)
+    config = double_config(
+        sp, **{"batch.attempts": 2, "batch.workers": 2, "batch.seed": 10, "batch.batch_window_ms": 200}
+    )
+    tactics = ["rfl", "constructor", "all_goals assumption"]
+    thms = double_theorems(script)
+
+    single = tmp_path / "prove.jsonl"
+    with Agent(config, generator=PromptRecorder(single, tactics)(config)) as agent:
+        for attempt in range(2):
+            for t in thms:
+                agent.prove(t, seed=10 + attempt)
+    batched = tmp_path / "batch.jsonl"
+    factory = AgentFactory(generator=PromptRecorder(batched, tactics))
+    s = BatchRunner(config, thms, tmp_path / "run", factory=factory, progress=False).run()
+    assert s.ran == 2 * len(thms) and s.generator["calls"] < s.generator["requests"]  # calls were merged
+    want = recorded_prompts(single)
+    assert {seed for _, seed in want} == {10, 11}
+    assert any("NAME: two_0\n" in p and "PROOF_BEFORE: constructor\n" in p for p, _ in want)
+    assert recorded_prompts(batched) == want

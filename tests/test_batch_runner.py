@@ -212,10 +212,10 @@ class _CountingGenerator:
     def __init__(self) -> None:
         self.calls: list[int] = []
 
-    def generate(self, states, premises=None, n=8, **kw):
+    def generate(self, states, premises=None, n=8, *, contexts=None):
         self.calls.append(len(states))
         time.sleep(0.02)
-        return [[f"{s}:{n}:{(kw.get('contexts') or [None] * len(states))[i]}"] for i, s in enumerate(states)]
+        return [[f"{s}:{n}:{(contexts or [None] * len(states))[i]}"] for i, s in enumerate(states)]
 
 
 def test_batching_generator_merges_concurrent_calls() -> None:
@@ -241,7 +241,7 @@ def test_batching_generator_merges_concurrent_calls() -> None:
 
 def test_batching_generator_propagates_errors_and_respects_n() -> None:
     class Bad:
-        def generate(self, states, premises=None, n=8):
+        def generate(self, states, premises=None, n=8, *, contexts=None):
             raise ValueError("model exploded")
 
     g = BatchingGenerator(Bad(), callers=1, window=0.0)

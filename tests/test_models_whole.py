@@ -223,12 +223,10 @@ class ScriptedBackend:
         self.calls = []
         self.seeds = []
 
-    def complete(self, prompts, n):
+    def complete(self, prompts, n, seeds=None):
         self.calls.append((prompts, n))
+        self.seeds.append(seeds)
         return [[self.answers[i % len(self.answers)] for i in range(n)] for _ in prompts]
-
-    def set_seed(self, seed):
-        self.seeds.append(seed)
 
     def close(self):
         pass
@@ -242,7 +240,7 @@ def test_generator_candidates_usage_and_budget():
     gen = WholeProofGenerator(backend, get_proof_format("goedel-v2"))
     assert isinstance(gen, ProofGenerator)
     out = gen.generate([THM], 3, seed=5)
-    assert backend.seeds == [5] and backend.calls[0][1] == 3
+    assert backend.seeds == [[5]] and backend.calls[0][1] == 3
     a, b, c = out[0]
     assert a.usable and STMT in a.text and a.mean_logprob == pytest.approx(-0.3) and a.prompt_tokens == 300
     assert not b.usable and b.problem == "no Lean block in the answer" and b.raw == "I give up."

@@ -24,7 +24,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from prover.batch.runner import (
@@ -39,6 +39,8 @@ from prover.batch.runner import (
 )
 from prover.config import ProverConfig
 from prover.errors import UserError
+from prover.models.base import Candidate, StepContext
+from retrieval.base import Premise
 
 log = logging.getLogger(__name__)
 
@@ -52,19 +54,22 @@ def _ray() -> Any:
 
 
 class RayGeneratorProxy:
-    """A `TacticGenerator` that forwards ``generate`` to a generator actor."""
-
-    thread_safe = True  # each call is its own remote request
+    """A `TacticGenerator` that forwards ``generate`` (contexts included) to a generator actor."""
 
     def __init__(self, handle: Any) -> None:
         self.handle = handle
 
-    def generate(self, states: Any, premises: Any = None, n: int = 8, **kwargs: Any) -> Any:
+    def generate(
+        self,
+        states: Sequence[str],
+        premises: Sequence[Sequence[Premise]] | None = None,
+        n: int = 8,
+        *,
+        contexts: Sequence[StepContext | None] | None = None,
+    ) -> list[list[Candidate]]:
         ray = _ray()
-        return ray.get(self.handle.generate.remote(list(states), premises, n, kwargs))
-
-    def set_seed(self, seed: int) -> None:
-        """The remote generator is shared by many attempts: per-attempt seeds are not applied."""
+        ctx = list(contexts) if contexts is not None else None
+        return ray.get(self.handle.generate.remote(list(states), premises, n, ctx))
 
 
 class _GeneratorActor:
@@ -77,8 +82,14 @@ class _GeneratorActor:
             max_states=config.batch.max_batch_states,
         )
 
-    def generate(self, states: list[str], premises: Any, n: int, kwargs: dict[str, Any]) -> Any:
-        return self.gen.generate(states, premises, n, **kwargs)
+    def generate(
+        self,
+        states: list[str],
+        premises: Sequence[Sequence[Premise]] | None,
+        n: int,
+        contexts: list[StepContext | None] | None,
+    ) -> list[list[Candidate]]:
+        return self.gen.generate(states, premises, n, contexts=contexts)
 
     def stats(self) -> dict[str, int]:
         return {"calls": self.gen.calls, "states": self.gen.states, "requests": self.gen.requests}

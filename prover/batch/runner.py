@@ -46,6 +46,8 @@ from prover.batch.store import FINAL, AttemptRow, ResultStore, StoreWriteError
 from prover.config import ProverConfig
 from prover.errors import UserError
 from prover.lean.types import LeanSetupError, Theorem
+from prover.models.base import Candidate, StepContext, TacticGenerator
+from retrieval.base import Premise
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +68,10 @@ def theorem_key(t: Theorem) -> str:
 @dataclass
 class _Request:
     states: list[str]
-    premises: Any
+    premises: Sequence[Sequence[Premise]] | None
     n: int
-    kwargs: dict[str, Any]
-    result: list[Any] | None = None
+    contexts: Sequence[StepContext | None] | None
+    result: list[list[Candidate]] | None = None
     error: BaseException | None = None
     done: bool = False
 
@@ -79,11 +81,15 @@ class BatchingGenerator:
 
     The first caller becomes the leader: it waits up to ``window`` seconds (less when ``callers`` requests
     are already pending or ``max_states`` states are queued), then sends every pending request with the same
-    ``n`` as one call and hands each caller its slice. Only one call reaches the inner generator at a time,
-    so a model that is not thread-safe is safe behind it. ``calls`` / ``states`` count what was sent.
+    ``n`` as one call and hands each caller its slice. Premises and contexts (prompt context and seed of each
+    state) are concatenated, so every state is generated for exactly as in an unmerged call. Only one call
+    reaches the inner generator at a time, so a model that is not thread-safe is safe behind it.
+    ``calls`` / ``states`` count what was sent.
     """
 
-    def __init__(self, inner: Any, *, callers: int, window: float = 0.005, max_states: int = 64) -> None:
+    def __init__(
+        self, inner: TacticGenerator, *, callers: int, window: float = 0.005, max_states: int = 64
+    ) -> None:
         self.inner = inner
         self.callers = max(1, callers)
         self.window = window
@@ -95,11 +101,15 @@ class BatchingGenerator:
         self.states = 0
         self.requests = 0
 
-    def set_seed(self, seed: int) -> None:
-        """Per-attempt seeds cannot be applied to a generator shared by concurrent attempts: ignored."""
-
-    def generate(self, states: Sequence[str], premises: Any = None, n: int = 8, **kwargs: Any) -> list[Any]:
-        req = _Request(list(states), premises, n, kwargs)
+    def generate(
+        self,
+        states: Sequence[str],
+        premises: Sequence[Sequence[Premise]] | None = None,
+        n: int = 8,
+        *,
+        contexts: Sequence[StepContext | None] | None = None,
+    ) -> list[list[Candidate]]:
+        req = _Request(list(states), premises, n, contexts)
         if not req.states:
             return []
         with self._cv:
@@ -134,10 +144,9 @@ class BatchingGenerator:
 
     def _take_batch(self) -> list[_Request]:
         first = self._pending[0]
-        keys = set(first.kwargs)
         batch, rest, total = [], [], 0
         for r in self._pending:
-            if r.n == first.n and set(r.kwargs) == keys and (not batch or total + len(r.states) <= self.max_states):
+            if r.n == first.n and (not batch or total + len(r.states) <= self.max_states):
                 batch.append(r)
                 total += len(r.states)
             else:
@@ -147,21 +156,17 @@ class BatchingGenerator:
 
     def _run(self, batch: list[_Request]) -> None:
         states = [s for r in batch for s in r.states]
-        premises = None
+        premises: list[Sequence[Premise]] | None = None
         if any(r.premises is not None for r in batch):
             premises = [p for r in batch for p in (r.premises if r.premises is not None else [[]] * len(r.states))]
-        kwargs: dict[str, Any] = {}
-        for key in batch[0].kwargs:
-            vals = [r.kwargs[key] for r in batch]
-            if all(isinstance(v, list | tuple) and len(v) == len(r.states) for v, r in zip(vals, batch, strict=True)):
-                kwargs[key] = [x for v in vals for x in v]  # per-state (e.g. contexts): concatenate
-            else:
-                kwargs[key] = vals[0]
+        contexts: list[StepContext | None] | None = None
+        if any(r.contexts is not None for r in batch):
+            contexts = [c for r in batch for c in (r.contexts if r.contexts is not None else [None] * len(r.states))]
         self.calls += 1
         self.states += len(states)
         self.requests += len(batch)
         try:
-            out = self.inner.generate(states, premises, batch[0].n, **kwargs)
+            out = self.inner.generate(states, premises, batch[0].n, contexts=contexts)
             if len(out) != len(states):
                 raise RuntimeError(f"generator returned {len(out)} results for {len(states)} states")
             i = 0
@@ -218,7 +223,7 @@ class AgentFactory:
         self.env_fn = env
         self.agent_fn = agent
 
-    def build_generator(self, config: ProverConfig) -> Any:
+    def build_generator(self, config: ProverConfig) -> TacticGenerator:
         if self.generator_fn is not None:
             return self.generator_fn(config)
         from prover.models import build_generator
@@ -234,16 +239,16 @@ class AgentFactory:
             # Fail in a second when Lean is missing, not after minutes of loading a model.
             resolve_repl_command(config.lean)
         try:
-            if generator is None:
+            if generator is None:  # given (a Ray proxy): it batches on its own side
                 generator = self.build_generator(config)
                 shared.owned.append(generator)
-            if workers > 1 and config.batch.batch_generator_calls and not getattr(generator, "thread_safe", False):
-                generator = BatchingGenerator(
-                    generator,
-                    callers=workers,
-                    window=config.batch.batch_window_ms / 1000.0,
-                    max_states=config.batch.max_batch_states,
-                )
+                if workers > 1 and config.batch.batch_generator_calls:
+                    generator = BatchingGenerator(
+                        generator,
+                        callers=workers,
+                        window=config.batch.batch_window_ms / 1000.0,
+                        max_states=config.batch.max_batch_states,
+                    )
             shared.generator = generator
             if self.env_fn is None:
                 from prover.lean.pool import ReplPool
@@ -315,6 +320,32 @@ def row_from_attempt(job: Job, attempt: ProofAttempt, *, worker: str, started: f
     )
 
 
+def graph_path(graphs_dir: Path | str, theorem_key: str, attempt: int) -> Path:
+    """Where `save_graph` puts the graph of one attempt: a file-system-safe folder per theorem key."""
+    import hashlib
+
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in theorem_key)[:80]
+    digest = hashlib.md5(theorem_key.encode("utf-8")).hexdigest()[:8]
+    return Path(graphs_dir) / f"{safe}-{digest}" / f"{attempt}.json.gz"
+
+
+def save_graph(graph: Any, graphs_dir: Path | str, job: Job, status: str) -> None:
+    """Write an attempt's search graph (atomically); a failure to write is logged, never fatal."""
+    graph.meta.update(
+        theorem_key=job.key, theorem_name=job.theorem.name, attempt=job.attempt, seed=job.seed, status=status
+    )
+    path = graph_path(graphs_dir, job.key, job.attempt)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp.gz")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        graph.save(tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        log.warning("could not save the search graph of %s attempt %d: %s", job.key, job.attempt, e)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
 class Worker:
     """One Lean worker: runs jobs with its agent; an infrastructure error is retried on a fresh agent."""
 
@@ -364,6 +395,8 @@ class Worker:
                 self.reset()
                 continue
             attempt.time = spent
+            if self.config.batch.graphs_dir is not None and attempt.graph is not None:
+                save_graph(attempt.graph, self.config.batch.graphs_dir, job, attempt.status)
             return row_from_attempt(job, attempt, worker=self.name, started=started, tries=tries)
 
     def close(self) -> None:

@@ -83,6 +83,12 @@ def _register_batch(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--no-progress", action="store_true", help="no live progress bar")
     run.add_argument("--no-report", action="store_true", help="do not write the reports at the end")
     run.add_argument(
+        "--save-graphs",
+        action="store_true",
+        help="keep every attempt's search graph in RUN_DIR/graphs (batch.graphs_dir): training data for "
+        "`prover data export`",
+    )
+    run.add_argument(
         "--agent-factory",
         metavar="MODULE:NAME",
         help="advanced: a prover.batch.AgentFactory (or a function returning one) to build the agents",
@@ -102,6 +108,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
             "batch.seed": args.seed,
             "batch.known_issues": args.known_issues,
             "batch.ray_address": args.ray,
+            "batch.graphs_dir": str(args.out / "graphs") if getattr(args, "save_graphs", False) else None,
         },
     )
 
@@ -261,7 +268,7 @@ def run_report_cmd(args: argparse.Namespace) -> int:
 
 
 def _register_data(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("data", help="benchmark data: download, list")
+    p = sub.add_parser("data", help="benchmark data: download, list; training data: export")
     dsub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     d = dsub.add_parser(
         "download",
@@ -278,6 +285,9 @@ def _register_data(sub: argparse._SubParsersAction) -> None:
     ls = dsub.add_parser("list", help="benchmarks available in the benchmark directory")
     ls.add_argument("--benchmark-dir", type=Path, metavar="DIR")
     ls.set_defaults(func=run_list_cmd)
+    from prover.cli.train import register_data_export
+
+    register_data_export(dsub)
 
 
 def run_download_cmd(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from prover.models.base import Candidate, StepContext
+from prover.models.base import Candidate, StepContext, context_seeds
 from prover.models.config import BackendConfig, CriticConfig, GeneratorConfig
 from prover.models.errors import GenerationError, ModelLoadError
 from prover.models.filters import Completion, TacticFilter, select_completions
@@ -29,7 +29,7 @@ from prover.models.loading import (
     resolve_device,
     resolve_dtype,
 )
-from prover.models.prompts import Messages, PromptFormat, decoding_options, get_format
+from prover.models.prompts import Messages, PromptFormat, critic_input, decoding_options, get_format
 from retrieval.base import Premise
 
 log = logging.getLogger(__name__)
@@ -197,12 +197,6 @@ class HFGenerator:
             batch_size=cfg.batch_size,
         )
 
-    def set_seed(self, seed: int) -> None:
-        """Reseed sampling (torch's global RNGs, which transformers samples from)."""
-        import torch
-
-        torch.manual_seed(seed)
-
     def close(self) -> None:
         """Drop the model (and free GPU memory); the generator is unusable afterwards."""
         _release(self)
@@ -228,16 +222,29 @@ class HFGenerator:
             return []
         if n < 1:
             return [[] for _ in states]
-        raw = self.complete(self.prompts(states, premises, contexts), n)
+        prompts = self.prompts(states, premises, contexts)
+        raw = self.complete(prompts, n, context_seeds(contexts, len(prompts), None))
         return select_completions(raw, n, extract=self.format.extract, rank_by=self.rank_by, tactic_filter=self.filter)
 
     def complete(
-        self, prompts: Sequence[str | Messages], n: int, *, skip_too_long: bool = False
+        self,
+        prompts: Sequence[str | Messages],
+        n: int,
+        seeds: Sequence[int | None] | None = None,
+        *,
+        skip_too_long: bool = False,
     ) -> list[list[Completion]]:
         """Up to ``n`` raw completions per prompt. Chat messages go through the model's chat template (which
         brings its own special tokens). A prompt longer than ``max_input_tokens`` loses its start (step
-        prompts keep the state's end), or is skipped with ``skip_too_long`` (no completions)."""
+        prompts keep the state's end), or is skipped with ``skip_too_long`` (no completions).
+
+        transformers samples from torch's global RNG: a prompt's samples depend only on its own seed when it is
+        sampled alone, right after seeding. Seeded sampling therefore sends one prompt per model call (its
+        ``n`` samples still form one batch); beam search and unseeded sampling batch prompts together."""
+        import torch
+
         texts, special = self._texts(prompts)
+        seeds = list(seeds) if seeds is not None else [None] * len(texts)
         out: list[list[Completion]] = [[] for _ in texts]
         keep = list(range(len(texts)))
         if skip_too_long:
@@ -245,9 +252,13 @@ class HFGenerator:
             keep = [i for i in keep if lengths[i] <= self.max_input_tokens]
             for i in sorted(set(range(len(texts))) - set(keep)):
                 log.warning("prompt of %d tokens over max_input_tokens %d: skipped", lengths[i], self.max_input_tokens)
+        seeded = self.decoding == "sample" and any(seeds[i] is not None for i in keep)
+        step = 1 if seeded else self.batch_size
         with self._lock:
-            for a in range(0, len(keep), self.batch_size):
-                idx = keep[a : a + self.batch_size]
+            for a in range(0, len(keep), step):
+                idx = keep[a : a + step]
+                if seeded and seeds[idx[0]] is not None:
+                    torch.manual_seed(seeds[idx[0]])
                 got = self._generate_oom_safe([texts[i] for i in idx], n, special)
                 for i, g in zip(idx, got, strict=True):
                     out[i] = g
@@ -458,7 +469,7 @@ class HFCritic:
         import torch
 
         scores: list[float] = []
-        texts = [self.prompt_template.replace("{state}", s) for s in states]
+        texts = [critic_input(s, self.prompt_template) for s in states]
         with self._lock, torch.inference_mode():
             for i in range(0, len(texts), self.batch_size):
                 enc = self.tokenizer(

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from prover.models.base import Candidate, StepContext
+from prover.models.base import Candidate, StepContext, context_seeds
 from prover.models.config import GeneratorConfig
 from prover.models.errors import GenerationError
 from prover.models.filters import Completion, TacticFilter, select_completions
@@ -118,10 +118,6 @@ class OpenAIGenerator:
             max_concurrency=cfg.max_concurrency,
         )
 
-    def set_seed(self, seed: int) -> None:
-        """Seed of the following requests' sampling (reproducible per prompt)."""
-        self.seed = seed
-
     def close(self) -> None:
         self._client.close()
 
@@ -141,29 +137,33 @@ class OpenAIGenerator:
         prompts = self.format.render_all(
             states, premises, contexts, max_len=self.max_input_tokens, chat=self.api == "chat"
         )
+        seeds = context_seeds(contexts, len(prompts), self.seed)
         if self.api == "chat":
-            raw = self.complete([[{"role": "user", "content": p}] for p in prompts], n)
+            raw = self.complete([[{"role": "user", "content": p}] for p in prompts], n, seeds)
         else:
-            raw = self.complete(prompts, n)
+            raw = self.complete(prompts, n, seeds)
         return select_completions(raw, n, extract=self.format.extract, rank_by=self.rank_by, tactic_filter=self.filter)
 
-    def complete(self, prompts: Sequence[str | Messages], n: int) -> list[list[Completion]]:
+    def complete(
+        self, prompts: Sequence[str | Messages], n: int, seeds: Sequence[int | None] | None = None
+    ) -> list[list[Completion]]:
         """Raw completions per prompt: text prompts to ``/completions``, chat messages to ``/chat/completions``
-        (concurrently); a prompt the server finds too long gets none."""
+        (concurrently, each with its own seed); a prompt the server finds too long gets none."""
+        seeds = list(seeds) if seeds is not None else [self.seed] * len(prompts)
         if len(prompts) == 1:
-            return [self._one_or_skip(prompts[0], n)]
+            return [self._one_or_skip(prompts[0], n, seeds[0])]
         with ThreadPoolExecutor(min(self.max_concurrency, len(prompts))) as pool:
-            return list(pool.map(lambda p: self._one_or_skip(p, n), prompts))
+            return list(pool.map(lambda ps: self._one_or_skip(ps[0], n, ps[1]), zip(prompts, seeds, strict=True)))
 
-    def _one_or_skip(self, prompt: str | Messages, n: int) -> list[Completion]:
+    def _one_or_skip(self, prompt: str | Messages, n: int, seed: int | None) -> list[Completion]:
         try:
-            return self._one(prompt, n)
+            return self._one(prompt, n, seed)
         except PromptTooLong as e:
             self.skipped_prompts += 1
             log.warning("%s: prompt skipped (its state gets no candidates)", e)
             return []
 
-    def _body(self, prompt: str | Messages, n: int) -> dict[str, Any]:
+    def _body(self, prompt: str | Messages, n: int, seed: int | None = None) -> dict[str, Any]:
         greedy = self.decoding != "beam" and self.temperature <= 0
         body: dict[str, Any] = {"model": self.model, "n": 1 if greedy else n, "max_tokens": self.max_new_tokens}
         if isinstance(prompt, str):
@@ -176,8 +176,8 @@ class OpenAIGenerator:
             body.update(temperature=self.temperature, top_p=1.0 if greedy else self.top_p)
         if self.stop:
             body["stop"] = self.stop
-        if self.seed is not None:
-            body["seed"] = self.seed
+        if seed is not None:
+            body["seed"] = seed
         return body
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -220,9 +220,9 @@ class OpenAIGenerator:
             return data
         raise AssertionError("unreachable")
 
-    def _one(self, prompt: str | Messages, n: int) -> list[Completion]:
+    def _one(self, prompt: str | Messages, n: int, seed: int | None = None) -> list[Completion]:
         chat = not isinstance(prompt, str)
-        data = self._post("/chat/completions" if chat else "/completions", self._body(prompt, n))
+        data = self._post("/chat/completions" if chat else "/completions", self._body(prompt, n, seed))
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
         prompt_tokens = int(usage.get("prompt_tokens") or 0)
         out = []

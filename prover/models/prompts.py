@@ -232,6 +232,11 @@ def get_format(name: str, model: str = "", template: str = "{state}") -> PromptF
         raise ValueError(f"unknown prompt format {name!r}; choose from {sorted(FORMATS) + ['template']}") from None
 
 
+def critic_input(state: str, template: str = "{state}") -> str:
+    """What a learned critic reads for a goal state (`HFCritic` at inference, critic training data)."""
+    return template.replace("{state}", state)
+
+
 def config_format(cfg: GeneratorConfig) -> PromptFormat:
     """The prompt format a generator config selects."""
     return get_format(cfg.prompt_format, cfg.model, cfg.prompt_template)

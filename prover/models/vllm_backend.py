@@ -26,7 +26,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from prover.models.base import Candidate, StepContext
+from prover.models.base import Candidate, StepContext, context_seeds
 from prover.models.config import BackendConfig, GeneratorConfig
 from prover.models.errors import GenerationError, ModelLoadError
 from prover.models.filters import Completion, TacticFilter, select_completions
@@ -198,10 +198,6 @@ class VLLMGenerator:
     def from_config(cls, cfg: GeneratorConfig) -> VLLMGenerator:
         return cls(cls.load(cfg), **decoding_options(cfg), max_model_len=cfg.max_model_len)
 
-    def set_seed(self, seed: int) -> None:
-        """Seed of the following requests' sampling (reproducible per prompt)."""
-        self.seed = seed
-
     def close(self) -> None:
         """Shut the engine down and free GPU memory."""
         import gc
@@ -230,7 +226,7 @@ class VLLMGenerator:
         if n < 1:
             return [[] for _ in states]
         prompts = self.format.render_all(states, premises, contexts, max_len=self.max_input_tokens)
-        raw = self.complete(prompts, n)
+        raw = self.complete(prompts, n, context_seeds(contexts, len(prompts), self.seed))
         return select_completions(raw, n, extract=self.format.extract, rank_by=self.rank_by, tactic_filter=self.filter)
 
     # ------------------------------------------------------------------------------------------------
@@ -247,8 +243,12 @@ class VLLMGenerator:
                 out.append(list(tok(text, add_special_tokens=False)["input_ids"]))
         return out
 
-    def complete(self, prompts: Sequence[str | Messages], n: int) -> list[list[Completion]]:
-        """Up to ``n`` raw completions per prompt (empty for a prompt that does not fit ``max_model_len``)."""
+    def complete(
+        self, prompts: Sequence[str | Messages], n: int, seeds: Sequence[int | None] | None = None
+    ) -> list[list[Completion]]:
+        """Up to ``n`` raw completions per prompt (empty for a prompt that does not fit ``max_model_len``);
+        sampling seeds each prompt's request with its own seed (vLLM seeds requests independently)."""
+        seeds = list(seeds) if seeds is not None else [self.seed] * len(prompts)
         ids = self.tokenize(prompts)
         fits = [i for i, p in enumerate(ids) if self.max_model_len is None or len(p) < self.max_model_len]
         for i in sorted(set(range(len(ids))) - set(fits)):
@@ -264,7 +264,10 @@ class VLLMGenerator:
         with self._lock:
             try:
                 sent = [ids[i] for i in fits]
-                got = self._beam(sent, n) if self.decoding == "beam" else self._sample(sent, n)
+                if self.decoding == "beam":
+                    got = self._beam(sent, n)
+                else:
+                    got = self._sample(sent, n, [seeds[i] for i in fits])
             except Exception as e:
                 if is_oom(e):
                     raise GenerationError(
@@ -276,7 +279,8 @@ class VLLMGenerator:
             out[i] = g
         return out
 
-    def _sample(self, prompts: list[list[int]], n: int) -> list[list[Completion]]:
+    def _sample(self, prompts: list[list[int]], n: int, seeds: list[int | None]) -> list[list[Completion]]:
+        """One ``SamplingParams`` per prompt when their seeds differ."""
         greedy = self.temperature <= 0
         kw: dict[str, Any] = {
             "n": 1 if greedy else n,  # vLLM: "n must be 1 when using greedy sampling"
@@ -287,9 +291,8 @@ class VLLMGenerator:
         }
         if self.stop:
             kw["stop"] = self.stop
-        if self.seed is not None:
-            kw["seed"] = self.seed
-        params = self.vllm.SamplingParams(**kw)
+        sp = self.vllm.SamplingParams
+        params: Any = sp(**kw, seed=seeds[0]) if len(set(seeds)) <= 1 else [sp(**kw, seed=s) for s in seeds]
         outputs = self.llm.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=False)
         result = []
         for p, o in zip(prompts, outputs, strict=True):

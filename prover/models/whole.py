@@ -32,9 +32,9 @@ class CompletionBackend(Protocol):
     """What a whole-proof generator needs from a model backend (`HFGenerator`, `VLLMGenerator` and
     `OpenAIGenerator` have it)."""
 
-    def complete(self, prompts: Sequence[str | Messages], n: int) -> list[list[Completion]]: ...
-
-    def set_seed(self, seed: int) -> None: ...
+    def complete(
+        self, prompts: Sequence[str | Messages], n: int, seeds: Sequence[int | None] | None = None
+    ) -> list[list[Completion]]: ...
 
     def close(self) -> None: ...
 
@@ -127,9 +127,7 @@ class WholeProofGenerator:
             raise ValueError(f"{len(feedback)} feedback entries for {len(theorems)} theorems")
         prompts = [self.format.render(t, feedback[i] if feedback else None) for i, t in enumerate(theorems)]
         with self._lock:
-            if seed is not None:
-                self.backend.set_seed(seed)
-            raw = self.backend.complete(prompts, 1 if self.greedy else n)
+            raw = self.backend.complete(prompts, 1 if self.greedy else n, [seed] * len(prompts))
         out = [[make_proof_candidate(t, c, self.format) for c in per] for t, per in zip(theorems, raw, strict=True)]
         for cands in out:
             self.usage.add(cands)
@@ -193,11 +191,10 @@ class _SkipTooLong:
     def __init__(self, gen: Any) -> None:
         self.gen = gen
 
-    def complete(self, prompts: Sequence[str | Messages], n: int) -> list[list[Completion]]:
-        return self.gen.complete(prompts, n, skip_too_long=True)
-
-    def set_seed(self, seed: int) -> None:
-        self.gen.set_seed(seed)
+    def complete(
+        self, prompts: Sequence[str | Messages], n: int, seeds: Sequence[int | None] | None = None
+    ) -> list[list[Completion]]:
+        return self.gen.complete(prompts, n, seeds, skip_too_long=True)
 
     def close(self) -> None:
         self.gen.close()
