@@ -3,9 +3,10 @@ seq2seq T5 via Seq2SeqTrainer) and of `prover train dpo`, side by side.
 
     python benchmarks/bench_train.py [--rows 256] [--steps 30] [--batch-size 8] [--json OUT]
 
-The models are randomly initialised and tiny (2 layers, width 32 by default; ``--width`` / ``--layers``); the point
+The models are randomly initialised and tiny (4 layers, width 128 by default; ``--width`` / ``--layers``); the point
 is to catch regressions in the data path and the trainer set-up (tokenisation, collation, logging, checkpoints),
-not to claim a training speed. tokens/s counts the input tokens the Trainer saw (prompt + completion).
+not to claim a training speed. tokens/s = the input tokens the Trainer saw (prompt + completion, padding included)
+over the span of ``trainer.train()`` (``train_seconds`` / ``tokens_seen`` in ``OUT/final/prover.json``).
 """
 
 from __future__ import annotations
@@ -81,19 +82,18 @@ def run(kind: str, model: Path, data_dir: Path, out: Path, args: argparse.Namesp
     t0 = time.perf_counter()
     (train_dpo if kind == "dpo" else train_sft)(data_dir, out, cfg, str(model))
     wall = time.perf_counter() - t0
-    state = json.loads((out / f"checkpoint-{args.steps}" / "trainer_state.json").read_text())
-    runtime = next(h["train_runtime"] for h in state["log_history"] if "train_runtime" in h)
-    tokens = state.get("num_input_tokens_seen", 0)
+    metrics = json.loads((out / "final" / "prover.json").read_text())["metrics"]
+    runtime, tokens = metrics["train_seconds"], metrics["tokens_seen"]
     return {"wall": wall, "train_runtime": runtime, "tokens": tokens, "tokens_per_s": tokens / runtime}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=256)
-    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--width", type=int, default=32)
-    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--width", type=int, default=128)
+    ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     import torch

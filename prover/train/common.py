@@ -204,7 +204,11 @@ def progress_callback() -> Any:
 
     class ProgressLine(TrainerCallback):
         def __init__(self) -> None:
-            self.t0 = time.monotonic()
+            self.t0, self.tokens0 = time.monotonic(), 0
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            # tokens/s of this run (after a resume the state already counts the tokens seen before)
+            self.t0, self.tokens0 = time.monotonic(), getattr(state, "num_input_tokens_seen", 0) or 0
 
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
             if not state.is_world_process_zero or not logs:
@@ -215,7 +219,7 @@ def progress_callback() -> Any:
                     parts.append(f"{label} {logs[key]:.4f}")
             if "learning_rate" in logs:
                 parts.append(f"lr {logs['learning_rate']:.2e}")
-            tokens = getattr(state, "num_input_tokens_seen", 0) or 0
+            tokens = (getattr(state, "num_input_tokens_seen", 0) or 0) - self.tokens0
             elapsed = time.monotonic() - self.t0
             if tokens and elapsed > 0:
                 parts.append(f"{tokens / elapsed:,.0f} tokens/s")
@@ -285,8 +289,16 @@ def train_and_save(
     n = trainer.args.world_size
     say(f"training on {n} process{'es' if n != 1 else ''} ({trainer.args.device})")
     t0 = time.monotonic()
+    tokens0 = 0
+    if resume:  # the state counts the tokens seen before the checkpoint too
+        state = json.loads((Path(resume) / "trainer_state.json").read_text(encoding="utf-8"))
+        tokens0 = int(state.get("num_input_tokens_seen") or 0)
     result = trainer.train(resume_from_checkpoint=resume)
+    train_seconds = time.monotonic() - t0
     metrics = dict(result.metrics)
+    # measured here: the span of trainer.train() (this run only) and the input tokens it saw, all processes
+    metrics["train_seconds"] = round(train_seconds, 3)
+    metrics["tokens_seen"] = int((trainer.state.num_input_tokens_seen or 0) - tokens0)
     if trainer.eval_dataset is not None:
         ev = trainer.evaluate()
         metrics.update(ev)
