@@ -180,6 +180,12 @@ class SoundnessGate:
         prep = self._prepare(body, theorem=theorem)
         return self._run(proc, header, prep, offset, reference=theorem)
 
+    def screen(self, theorem: Theorem, proof_text: str) -> tuple[str, ...]:
+        """The reasons `check` would reject ``proof_text`` before asking Lean (text screen and statement
+        comparison only): an empty tuple does not mean sound, a non-empty one means certainly not."""
+        _header, body, _offset = split_header(proof_text)
+        return tuple(self._prepare(body, theorem=theorem).reasons)
+
     def check_file(self, proc: CommandRunner, text: str, names: Iterable[str] | None = None) -> CheckResult:
         """Check a whole file: no error, no sorry, no axiom declaration, and the axioms of ``names``
         (default: every theorem, lemma and example of the file) within the allowed set."""
