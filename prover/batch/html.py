@@ -216,9 +216,7 @@ _NUMBER = re.compile(r"[-+]?[\d.,]+\s*(%|min|s)?|—|")
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], cls: str = "") -> str:
     """A plain table: numbers right-aligned, text left; ``cls="kv"``: a key/value list without a header row."""
     rows = [list(r) for r in rows]
-    text_cols = {
-        i for r in rows for i, c in enumerate(r) if not _NUMBER.fullmatch(str("" if c is None else c).strip())
-    }
+    text_cols = {i for r in rows for i, c in enumerate(r) if not _NUMBER.fullmatch(str("" if c is None else c).strip())}
     h = "".join(f"<th{' class=l' if i in text_cols else ''}>{esc(x)}</th>" for i, x in enumerate(headers))
     head = "" if cls == "kv" else f"<thead><tr>{h}</tr></thead>"
     body = "".join(
@@ -418,13 +416,15 @@ def render_run(rep: dict[str, Any], rows: Sequence[dict[str, Any]], images: dict
         ["recovered after an infrastructure failure (retried, then finished)", rec.get("attempts", 0)],
         ["retries spent", rec.get("retries", 0)],
     ]  # fmt: skip
-    if ie:
-        cost.append(
+    if ie.get("attempts"):
+        cost += [
+            ["cut short by infrastructure (not counted as failed)", ie["attempts"]],
+            ["… by cause", ", ".join(f"{k} {v}" for k, v in (ie.get("by_cause") or {}).items()) or "—"],
             [
-                "cut short by infrastructure, by cause",
-                ", ".join(f"{k} {v}" for k, v in (ie.get("by_cause") or {}).items()) or "—",
-            ]
-        )
+                "… redone by rerunning the command / given up",
+                f"{ie.get('redone_by_resume', 0)} / {ie.get('given_up', 0)}",
+            ],
+        ]
     body += ["<h2>Cost and faults</h2>", table(["", ""], cost, "kv")]
 
     body += ["<h2>Theorems</h2>", theorem_table(rows)]
