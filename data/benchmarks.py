@@ -15,7 +15,7 @@ import fnmatch
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +24,121 @@ from prover.lean.syntax import scan
 from prover.lean.types import Theorem
 
 SPLITS = ("valid", "test")  # the usual splits, searched for a benchmark known only by its files
-# name -> splits. Files are ``{name}_{split}.jsonl`` in the benchmark directory.
-BENCHMARKS: dict[str, tuple[str, ...]] = {
-    "minif2f": ("valid", "test"),
-    "proofnet": ("valid", "test"),
-    "minif2f_dsv15": ("valid", "test"),
-    "minif2f_rectified": ("test",),
-    "proofnet_dsv15": ("valid", "test"),
+
+
+@dataclass(frozen=True)
+class BenchmarkInfo:
+    """A registered benchmark: where its rows come from and what Lean checked its statements.
+
+    ``files`` maps each split to its file in the benchmark directory; ``reader`` says how a row becomes a
+    `Theorem` (``jsonl``: `theorem_from_record`; ``putnambench`` / ``formalmath``: their modules).
+    ``lean_toolchain`` / ``mathlib`` are what the statements were written and checked against upstream
+    (`prover batch` warns when the Lean project differs). ``corrects`` names the benchmark whose statements
+    this variant fixes; its changed rows are flagged (``meta["corrected"]``) and reported apart.
+    """
+
+    name: str
+    files: dict[str, str]
+    source: str
+    license: str
+    lean_toolchain: str | None
+    mathlib: str | None
+    reader: str = "jsonl"
+    download: str | None = None  # `prover data download NAME` (the name it takes), None: not downloadable
+    corrects: str | None = None
+    total: int | None = None  # problems upstream, when the field reports "solved out of N"
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return tuple(self.files)
+
+
+_DS_ENV = "leanprover/lean4:v4.9.0-rc1"
+_DS_MATHLIB = "xinhjBrant/mathlib4@2f65ba7 (upstream d1d1e4b, 2024-06-12, plus the REPL)"
+REGISTRY: dict[str, BenchmarkInfo] = {
+    b.name: b
+    for b in (
+        BenchmarkInfo(
+            "minif2f",
+            {"valid": "minif2f_valid.jsonl", "test": "minif2f_test.jsonl"},
+            "yangky11/miniF2F-lean4@5746b7d + facebookresearch/miniF2F@e4f1130 (informal)",
+            "MIT",
+            "leanprover/lean4:v4.24.0",
+            "f897ebcf72cd16f89ab4577d0c826cd14afaafc7 (v4.24.0)",
+            download="minif2f",
+        ),
+        BenchmarkInfo(
+            "proofnet",
+            {"valid": "proofnet_valid.jsonl", "test": "proofnet_test.jsonl"},
+            "rahul3613/ProofNet-lean4@6deae98 + zhangir-azerbayev/ProofNet@509ad79 (split, informal)",
+            "MIT",
+            "leanprover/lean4:v4.20.0",
+            "c211948581bde9846a99e32d97a03f0d5307c31e (v4.20.0)",
+            download="proofnet",
+        ),
+        BenchmarkInfo(
+            "minif2f_dsv15",
+            {"valid": "minif2f_dsv15_valid.jsonl", "test": "minif2f_dsv15_test.jsonl"},
+            "deepseek-ai/DeepSeek-Prover-V1.5@2c4ba91 datasets/minif2f.jsonl",
+            "MIT (code license; no separate data license)",
+            _DS_ENV,
+            _DS_MATHLIB,
+        ),
+        BenchmarkInfo(
+            "minif2f_rectified",
+            {"test": "minif2f_rectified_test.jsonl"},
+            "Goedel-LM/Goedel-Prover-V2@2e9036e dataset/minif2f.jsonl (DS-V1.5 test with the Kimina fixes)",
+            "Apache-2.0 (README)",
+            _DS_ENV,
+            _DS_MATHLIB,
+            corrects="minif2f_dsv15",
+        ),
+        BenchmarkInfo(
+            "proofnet_dsv15",
+            {"valid": "proofnet_dsv15_valid.jsonl", "test": "proofnet_dsv15_test.jsonl"},
+            "deepseek-ai/DeepSeek-Prover-V1.5@2c4ba91 datasets/proofnet.jsonl",
+            "MIT (code license; no separate data license)",
+            _DS_ENV,
+            _DS_MATHLIB,
+        ),
+        BenchmarkInfo(
+            "putnambench",
+            {"test": "putnambench_lean4.jsonl"},
+            "trishullab/PutnamBench@3c9b926 lean4/src/*.lean + informal/putnam.json",
+            "Apache-2.0 (lean4/LICENSE); informal statements with permission from the MAA",
+            "leanprover/lean4:v4.27.0",
+            "a3a10db0e9d66acbebf76c5e6a135066525ac900 (v4.27.0)",
+            reader="putnambench",
+            download="putnambench",
+            total=672,
+        ),
+        BenchmarkInfo(
+            "formalmath_lite",
+            {"test": "formalmath_lite.jsonl"},
+            "Hugging Face SphereLab/FormalMATH-Lite (revision 75e91a8)",
+            "MIT (Hugging Face dataset card); no license in the GitHub copies",
+            "leanprover/lean4:v4.11.0",
+            "8edf04f0977c3183d3b633792e03fd570be1777f (pinned by REPL adbbfcb, which FormalMATH's README installs)",
+            reader="formalmath",
+            download="formalmath_lite",
+            total=425,
+        ),
+        BenchmarkInfo(
+            "formalmath_all",
+            {"test": "formalmath_all.jsonl"},
+            "Hugging Face SphereLab/FormalMATH-All",
+            "MIT (Hugging Face dataset card of FormalMATH-Lite; the same authors)",
+            "leanprover/lean4:v4.11.0",
+            "8edf04f0977c3183d3b633792e03fd570be1777f (pinned by REPL adbbfcb, which FormalMATH's README installs)",
+            reader="formalmath",
+            download="formalmath_all",
+            total=5560,
+        ),
+    )
 }
-DOWNLOADABLE = ("minif2f", "proofnet")
+# name -> splits (what `prove` / `batch` / `data list` look up)
+BENCHMARKS: dict[str, tuple[str, ...]] = {n: b.splits for n, b in REGISTRY.items()}
+DOWNLOADABLE = tuple(b.download for b in REGISTRY.values() if b.download)
 
 # miniF2F subjects by name prefix, longest first so `mathd_algebra` wins over `algebra`.
 MINIF2F_SUBJECTS: tuple[str, ...] = (
@@ -82,8 +188,30 @@ def theorem_from_record(rec: Any, where: str, source: str = "") -> Theorem:
     return Theorem(name=name, statement=stmt, header=rec.get("header") or "", source=source or where, meta=meta)
 
 
-def read_jsonl(path: Path | str, *, source: str | None = None) -> list[Theorem]:
-    """All rows of a benchmark-style JSONL file (blank lines skipped).
+def convert_record(
+    rec: Any, where: str, source: str = "", *, reader: str | None = None, answers: str = "inline"
+) -> Theorem:
+    """One row to a `Theorem` by ``reader`` (`BenchmarkInfo.reader`); without one, by the row's fields:
+    ``lean4_file`` is a PutnamBench row, ``autoformalization`` a FormalMATH row, else `theorem_from_record`."""
+    if reader is None and isinstance(rec, dict) and "formal_statement" not in rec:
+        reader = "putnambench" if "lean4_file" in rec else "formalmath" if "autoformalization" in rec else None
+    if reader == "putnambench":
+        from data import putnambench
+
+        t = putnambench.theorem_from_row(rec, where, answers)
+    elif reader == "formalmath":
+        from data import formalmath
+
+        t = formalmath.theorem_from_row(rec, where)
+    else:
+        return theorem_from_record(rec, where, source)
+    return replace(t, source=source or where)
+
+
+def read_jsonl(
+    path: Path | str, *, source: str | None = None, reader: str | None = None, answers: str = "inline"
+) -> list[Theorem]:
+    """All rows of a benchmark-style JSONL file (blank lines skipped), each read by `convert_record`.
 
     Keys must be unique: a repeated ``name`` is resolved by ``proofnet_id``/``id`` when the rows have one
     (the DeepSeek ProofNet file repeats names across books), else it is an error naming both lines.
@@ -105,7 +233,8 @@ def read_jsonl(path: Path | str, *, source: str | None = None) -> list[Theorem]:
         except json.JSONDecodeError as e:
             raise BenchmarkError(f"{where}: invalid JSON ({e.msg}, column {e.colno})") from e
         split = rec.get("split") if isinstance(rec, dict) else None
-        out.append(theorem_from_record(rec, where, source or (f"{path.name}:{split}" if split else path.name)))
+        src = source or (f"{path.name}:{split}" if split else path.name)
+        out.append(convert_record(rec, where, src, reader=reader, answers=answers))
     return _unique_keys(out)
 
 
@@ -210,6 +339,10 @@ def unknown_benchmark_message(name: str) -> str:
 
 
 def benchmark_file(name: str, split: str, benchmark_dir: Path | str) -> Path:
+    """The file of a benchmark's split: the registered name (`BenchmarkInfo.files`), else ``{name}_{split}.jsonl``."""
+    info = REGISTRY.get(name)
+    if info is not None and split in info.files:
+        return Path(benchmark_dir) / info.files[split]
     return Path(benchmark_dir) / f"{name}_{split}.jsonl"
 
 
@@ -246,8 +379,12 @@ def load_benchmark_files(name: str, split: str | None, benchmark_dir: Path | str
     return out
 
 
-def load_benchmark(name: str, split: str | None, benchmark_dir: Path | str) -> list[Theorem]:
-    """A named benchmark (`BENCHMARKS`) at one split, or all its splits when ``split`` is None/"all"."""
+def load_benchmark(
+    name: str, split: str | None, benchmark_dir: Path | str, *, answers: str = "inline"
+) -> list[Theorem]:
+    """A named benchmark (`BENCHMARKS`) at one split, or all its splits when ``split`` is None/"all".
+
+    ``answers``: how PutnamBench's answer placeholders are handled (`data.putnambench.ANSWER_MODES`)."""
     if name not in BENCHMARKS:
         raise BenchmarkError(unknown_benchmark_message(name))
     splits = BENCHMARKS[name]
@@ -267,21 +404,27 @@ def load_benchmark(name: str, split: str | None, benchmark_dir: Path | str) -> l
                 else f"copy {f.name} there from the upstream release"
             )
             raise BenchmarkError(f"{f}: not found; {hint}, or set PROVER_BENCHMARK_DIR / batch.benchmark_dir")
-        out.extend(read_jsonl(f, source=f"{name}:{s}"))
+        info = REGISTRY[name]
+        out.extend(read_jsonl(f, source=f"{name}:{s}", reader=info.reader, answers=answers))
     for t in out:
         t.meta["benchmark"] = name
+        t.meta.setdefault("lean_toolchain", REGISTRY[name].lean_toolchain)
     return _unique_keys(out)
 
 
-def load_theorems(spec: str, split: str | None = None, benchmark_dir: Path | str | None = None) -> list[Theorem]:
-    """``spec`` is a benchmark name, a ``.jsonl`` file, a ``.lean`` file or a directory of ``.lean`` files."""
+def load_theorems(
+    spec: str, split: str | None = None, benchmark_dir: Path | str | None = None, *, answers: str = "inline"
+) -> list[Theorem]:
+    """``spec`` is a benchmark name, a ``.jsonl`` file, a ``.lean`` file or a directory of ``.lean`` files.
+
+    ``answers``: PutnamBench answer placeholders, ``inline`` (default) or ``free`` (`data.putnambench`)."""
     from data.config import default_benchmark_dir
 
     if spec in BENCHMARKS:
-        return load_benchmark(spec, split, benchmark_dir or default_benchmark_dir())
+        return load_benchmark(spec, split, benchmark_dir or default_benchmark_dir(), answers=answers)
     p = Path(spec)
     if p.suffix == ".jsonl" or (p.is_file() and p.suffix != ".lean"):
-        ts = read_jsonl(p)
+        ts = read_jsonl(p, answers=answers)
         if split not in (None, "", "all"):
             ts = [t for t in ts if t.meta.get("split") == split]
             if not ts:
@@ -290,6 +433,68 @@ def load_theorems(spec: str, split: str | None = None, benchmark_dir: Path | str
     if p.exists():
         return load_lean_dir(p)
     raise BenchmarkError(unknown_benchmark_message(spec))
+
+
+_VERSION_RE = re.compile(r"v?(\d+\.\d+\.\d+(?:-rc\d+)?)")
+
+
+def lean_version(toolchain: str | None) -> str | None:
+    """``leanprover/lean4:v4.9.0-rc1 (DeepSeek fork)`` → ``4.9.0-rc1``."""
+    m = _VERSION_RE.search(toolchain or "")
+    return m.group(1) if m else None
+
+
+def lean_version_warning(theorems: Sequence[Theorem], project_toolchain: str | None, what: str = "") -> str | None:
+    """One line when the Lean version the statements were checked with (``meta["lean_toolchain"]``, set from
+    the registry or the row) differs from the Lean project's toolchain, saying how to get a matching one;
+    None when they agree or either is unknown."""
+    project = lean_version(project_toolchain)
+    if project is None:
+        return None
+    found: dict[str, list[Theorem]] = {}
+    for t in theorems:
+        v = lean_version(t.meta.get("lean_toolchain"))
+        if v and v != project:
+            found.setdefault(v, []).append(t)
+    if not found:
+        return None
+    version, ts = max(found.items(), key=lambda kv: len(kv[1]))
+    bench = ts[0].meta.get("benchmark") or what or "the benchmark"
+    info = REGISTRY.get(str(bench))
+    mathlib = f" and Mathlib {info.mathlib}" if info is not None and info.mathlib else ""
+    share = "" if len(ts) == len(theorems) else f" ({len(ts)} of {len(theorems)} theorems)"
+    return (
+        f"{bench}'s statements were checked with Lean {version}{mathlib}{share}, but the Lean project uses Lean "
+        f"{project}: some may not elaborate or may mean something else (renamed lemmas, changed notation). For a "
+        f"matching project, set leanprover/lean4:v{version} in lean_project/lean-toolchain and the mathlib and "
+        "REPL revs in lean_project/lakefile.toml to the same tag, delete lean_project/lake-manifest.json and rerun "
+        "scripts/setup_lean.sh (or point --lean-project at a project on that version)"
+    )
+
+
+def benchmark_run_info(spec: str, theorems: Sequence[Theorem], answers: str = "inline") -> dict[str, Any]:
+    """What a batch run records about its benchmark (for the report): where it comes from, the Lean version
+    of its statements, the upstream total the field reports against, and for PutnamBench the answer mode and
+    the problems whose answer could not be inlined."""
+    out: dict[str, Any] = {}
+    info = REGISTRY.get(spec)
+    if info is not None:
+        out["benchmark_info"] = {
+            "source": info.source,
+            "license": info.license,
+            "lean_toolchain": info.lean_toolchain,
+            "mathlib": info.mathlib,
+            "total": info.total,
+            "corrects": info.corrects,
+        }
+    if any(t.meta.get("answer_placeholders") for t in theorems):
+        out["answers"] = answers
+        out["answer_problems"] = [
+            {"name": t.name, "reason": "; ".join(t.meta["answer_problems"])}
+            for t in theorems
+            if t.meta.get("answer_problems")
+        ]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -374,15 +579,40 @@ def select(
     return Selection(ts, skipped)
 
 
-def subject_of(theorem: Theorem) -> str:
-    """miniF2F subject by name prefix; ProofNet book; else ``other``."""
+def subjects_of(theorem: Theorem) -> list[str]:
+    """A theorem's subjects: the row's own (``meta["subjects"]``: PutnamBench tags, FormalMATH domains as
+    ``Top/…/Leaf`` paths), else the miniF2F subject by name prefix, the ProofNet book, or ``other``."""
+    own = theorem.meta.get("subjects")
+    if isinstance(own, list) and own and all(isinstance(x, str) for x in own):
+        return list(own)
     pid = theorem.meta.get("proofnet_id")
     if isinstance(pid, str) and "|" in pid:
-        return pid.split("|", 1)[0]
+        return [pid.split("|", 1)[0]]
     name = theorem.name
     if "_exercise_" in name:
-        return name.split("_exercise_", 1)[0].replace("_", "-")
+        return [name.split("_exercise_", 1)[0].replace("_", "-")]
     for prefix in MINIF2F_SUBJECTS:
         if name.startswith(prefix):
-            return prefix
-    return "other"
+            return [prefix]
+    return ["other"]
+
+
+def subject_of(theorem: Theorem) -> str:
+    """The subject text a run stores for a theorem: its one subject, or its subjects as a JSON list
+    (`decode_subjects` reads either)."""
+    subs = subjects_of(theorem)
+    return subs[0] if len(subs) == 1 else json.dumps(subs, ensure_ascii=False)
+
+
+def decode_subjects(text: str | None) -> list[str]:
+    """What `subject_of` stored (or an older run's plain subject) as a list."""
+    if not text:
+        return ["other"]
+    if text.startswith("["):
+        try:
+            v = json.loads(text)
+        except json.JSONDecodeError:
+            return [text]
+        if isinstance(v, list) and v and all(isinstance(x, str) for x in v):
+            return v
+    return [text]

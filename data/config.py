@@ -41,6 +41,9 @@ class BatchConfig(BaseModel):
     # Statements flagged `known_issue` (false / vacuous): "mark" runs them and reports them apart,
     # "skip" leaves them out of the run (listed in the report), "include" treats them like the rest.
     known_issues: Literal["mark", "skip", "include"] = "mark"
+    # PutnamBench answer placeholders (`data.putnambench`): "inline" puts upstream's answers into the statements
+    # (upstream's own rewrite, the leaderboard's with-answer track), "free" makes the prover write them.
+    answers: Literal["inline", "free"] = "inline"
     retries: int = 1  # re-run an attempt that ended in an infrastructure error, on a fresh agent
     retry_errors_on_resume: bool = True  # a resumed run re-does attempts whose status is "error"
     # Generator calls from several workers within `batch_window_ms` are merged into one call (GPU batching).

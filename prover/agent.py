@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from data.putnambench import instantiate_answers
 from prover.attempt import STATEMENT_REJECTED, ProofAttempt
 from prover.config import ProverConfig
 from prover.errors import UserError
@@ -77,14 +78,22 @@ class _Gate:
 
     def __call__(self, path: list[Edge]) -> bool:
         text = proof_text(self.theorem, [e.tactic for e in path])
+        try:  # an answer-free PutnamBench theorem: the text must define the answers (data.putnambench)
+            theorem, checked = instantiate_answers(self.theorem, text)
+        except UserError as e:
+            return self._reject(f"answer-free: {e}")
         try:
-            res = self.env.check(self.theorem, text)
+            res = self.env.check(theorem, checked)
         except LeanException as e:
             raise type(e)(f"soundness gate: {e}") from e
         if res.sound:
             self.text, self.result = text, res
             return True
-        reason = "; ".join(res.reasons) or "; ".join(m.data for m in res.messages if m.is_error) or "not sound"
+        return self._reject(
+            "; ".join(res.reasons) or "; ".join(m.data for m in res.messages if m.is_error) or "not sound"
+        )
+
+    def _reject(self, reason: str) -> bool:
         self.rejections.append(one_line(reason))
         log.info("soundness gate rejected a proof of %s: %s", self.theorem.name, one_line(reason))
         return False

@@ -27,6 +27,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from data.benchmarks import decode_subjects
 from prover.batch.passk import mean_pass_at_k, pass_at_k
 from prover.batch.store import ResultStore
 
@@ -87,6 +88,7 @@ def build_report(store: ResultStore) -> dict[str, Any]:
                 "name": t["name"],
                 "split": t["split"],
                 "subject": t["subject"],
+                "subjects": decode_subjects(t["subject"]),
                 "known_issue": t["known_issue"],
                 "n": len(ats),
                 "c": len(proved),
@@ -114,9 +116,16 @@ def build_report(store: ResultStore) -> dict[str, Any]:
 
     clean = [r for r in rows if not r["known_issue"]]
     flagged = [r for r in rows if r["known_issue"]]
+    # A theorem with several subjects (PutnamBench tags, FormalMATH domains) counts in each of them;
+    # hierarchical subjects (`Top/…/Leaf`) are also summed by their top level.
     subjects: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    tops: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
-        subjects[r["subject"] or "other"].append(r)
+        for s in r["subjects"]:
+            subjects[s].append(r)
+        for top in dict.fromkeys(s.split("/")[0] for s in r["subjects"]):
+            tops[top].append(r)
+    hierarchical = any("/" in s for s in subjects)
 
     status_counts = Counter(a["status"] for a in attempts if int(a["attempt"]) < K)
     per_thm_time = [r["time"] for r in rows if r["n"]]
@@ -137,6 +146,11 @@ def build_report(store: ResultStore) -> dict[str, Any]:
         ],
         "skipped_known_issues": meta.get("skipped_known", []),
         "subjects": {s: summary(rs) for s, rs in sorted(subjects.items())},
+        "subjects_top": {s: summary(rs) for s, rs in sorted(tops.items())} if hierarchical else None,
+        "multi_subject": any(len(r["subjects"]) > 1 for r in rows),
+        "benchmark_info": meta.get("benchmark_info"),
+        "answers": meta.get("answers"),
+        "answer_problems": meta.get("answer_problems") or [],
         "attempts": {
             "total": sum(status_counts.values()),
             "expected": K * len(rows),
@@ -181,6 +195,13 @@ def build_report(store: ResultStore) -> dict[str, Any]:
 # Rendering
 
 
+ANSWER_MODE_TEXT = {
+    "inline": "inline: upstream's answers written into the statements (as upstream's rewrite_solutions.py; "
+    "the leaderboard's with-answer track)",
+    "free": "free: the prover had to write the answers (the leaderboard's no-answer track)",
+}
+
+
 def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.1f}%"
 
@@ -192,11 +213,18 @@ def format_summary(rep: dict[str, Any]) -> str:
     name = " ".join(str(x) for x in (rep.get("benchmark"), rep.get("split")) if x) or "batch"
     ks = sorted({1, K} | ({8} if K >= 8 else set()) | ({32} if K >= 32 else set()))
     curve = "  ".join(f"pass@{k} {_pct(a['pass_at_k'][str(k)])}" for k in ks)
+    total = (rep.get("benchmark_info") or {}).get("total")
+    out_of = f" ({a['solved']}/{total} of the benchmark)" if total else ""
     lines = [
         f"{name}: {a['theorems']} theorems, {K} attempt(s) each ({rep['attempts']['total']}/"
-        f"{rep['attempts']['expected']} done), solved {a['solved']}",
+        f"{rep['attempts']['expected']} done), solved {a['solved']}{out_of}",
         f"  {curve}",
     ]
+    if rep.get("answers"):
+        lines.append(f"  answer placeholders: {ANSWER_MODE_TEXT[rep['answers']]}")
+        if rep.get("answer_problems"):
+            n = len(rep["answer_problems"])
+            lines.append(f"  answers that could not be inlined (placeholder left `sorry`): {n}")
     if rep["known_issues"]:
         ccurve = "  ".join(f"pass@{k} {_pct(c['pass_at_k'][str(k)])}" for k in ks)
         solved = [k["name"] for k in rep["known_issues"] if k["solved"]]

@@ -294,6 +294,12 @@ class SoundnessGate:
         """Is ``proof_text`` (the theorem's statement + proof, maybe with lemmas) a sound proof of ``theorem``?"""
         return self._run(proc, self._prepare_text(theorem, proof_text))
 
+    def screen(self, theorem: Theorem, proof_text: str) -> tuple[str, ...]:
+        """The reasons `check` would reject ``proof_text`` before asking Lean (text screen and statement
+        comparison only): an empty tuple does not mean sound, a non-empty one means certainly not."""
+        _header, body, _offset = split_header(proof_text)
+        return tuple(self._prepare(body, theorem=theorem).reasons)
+
     def check_file(self, proc: CommandRunner, text: str, names: Iterable[str] | None = None) -> CheckResult:
         """Check a whole file under ``file_policy``: no error, no sorry, no axiom, and the axioms of ``names``
         (default: every theorem, lemma and example of the file) within the allowed set."""

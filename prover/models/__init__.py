@@ -1,6 +1,7 @@
 """Tactic generators, whole-proof generators and critics behind small protocols (HF, vLLM, HTTP, automation).
 
-Entry points: `build_generator(cfg.generator)` and `build_critic(cfg.generator)`. Heavy libraries (torch,
+Entry points: `build_generator(cfg.generator)`, `build_proof_generator(cfg.whole)` and
+`build_critic(cfg.generator)`. Heavy libraries (torch,
 transformers, vllm) are imported only when a backend that needs them is built.
 """
 
@@ -14,9 +15,9 @@ from prover.models.base import (
     StepContext,
     TacticGenerator,
 )
-from prover.models.config import CriticConfig, GeneratorConfig
+from prover.models.config import CriticConfig, GeneratorConfig, WholeConfig
 from prover.models.errors import GenerationError, ModelLoadError
-from prover.models.factory import build_critic, build_generator
+from prover.models.factory import build_critic, build_generator, build_proof_generator
 from prover.models.filters import TacticFilter
 
 __all__ = [
@@ -35,5 +36,7 @@ __all__ = [
     "TacticFilter",
     "TacticGenerator",
     "build_critic",
+    "WholeConfig",
     "build_generator",
+    "build_proof_generator",
 ]
