@@ -125,8 +125,13 @@ def lean_name(name: str) -> str:
 
 
 def same_name(a: str, b: str) -> bool:
-    """Two spellings of one Lean name (``«a».b`` = ``a.b``)."""
-    return ident_parts(a) == ident_parts(b)
+    """Two spellings of one Lean name (``«a».b`` = ``a.b`` = ``_root_.a.b``)."""
+
+    def parts(n: str) -> tuple[str, ...]:
+        p = ident_parts(n)
+        return p[1:] if p[:1] == ("_root_",) else p
+
+    return parts(a) == parts(b)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -286,10 +291,6 @@ class SoundnessGate:
         that the header does not (when the policy allows them; else the check rejects the text)."""
         return self._header(theorem, scan(proof_text))
 
-    def screen(self, theorem: Theorem, proof_text: str) -> list[str]:
-        """The static part of `check` only (no Lean): why the text is rejected before Lean sees it."""
-        return self._prepare_text(theorem, proof_text).reasons
-
     def check(self, proc: CommandRunner, theorem: Theorem, proof_text: str) -> CheckResult:
         """Is ``proof_text`` (the theorem's statement + proof, maybe with lemmas) a sound proof of ``theorem``?"""
         return self._run(proc, self._prepare_text(theorem, proof_text))
@@ -297,8 +298,7 @@ class SoundnessGate:
     def screen(self, theorem: Theorem, proof_text: str) -> tuple[str, ...]:
         """The reasons `check` would reject ``proof_text`` before asking Lean (text screen and statement
         comparison only): an empty tuple does not mean sound, a non-empty one means certainly not."""
-        _header, body, _offset = split_header(proof_text)
-        return tuple(self._prepare(body, theorem=theorem).reasons)
+        return tuple(self._prepare_text(theorem, proof_text).reasons)
 
     def check_file(self, proc: CommandRunner, text: str, names: Iterable[str] | None = None) -> CheckResult:
         """Check a whole file under ``file_policy``: no error, no sorry, no axiom, and the axioms of ``names``
