@@ -18,16 +18,20 @@ the headline numbers are over all theorems of the run, ``clean`` numbers leave t
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import html
 import io
 import json
+import os
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from data.benchmarks import decode_subjects
+from prover.attempt import STATEMENT_REJECTED
 from prover.batch.passk import mean_pass_at_k, pass_at_k
 from prover.batch.store import ResultStore
 
@@ -181,6 +185,7 @@ def build_report(store: ResultStore) -> dict[str, Any]:
             }
             for s in sessions
         ],
+        "infrastructure_errors": infrastructure_errors(attempts, meta),
         "errors": [
             {"theorem": a["theorem"], "attempt": a["attempt"], "status": a["status"], "error": a["error"]}
             for a in attempts
@@ -188,6 +193,27 @@ def build_report(store: ResultStore) -> dict[str, Any]:
         ][:500],
         "theorems": [{k: v for k, v in r.items() if k not in ("proof", "header")} for r in rows],
         "_rows": rows,
+    }
+
+
+def infrastructure_errors(attempts: list[dict[str, Any]], meta: dict[str, Any]) -> dict[str, Any]:
+    """Attempts that infrastructure cut short (status ``error``, but not a statement Lean rejected): how many, by
+    cause (the error's first word: ``LeanCrashed``, ``LeanTimeout``, ``worker`` ...), how many a resume redoes
+    and how many were given up after ``batch.max_tries``. They are never counted as failed."""
+    batch = (meta.get("config") or {}).get("batch") or {}
+    max_tries = int(batch.get("max_tries") or 1)
+    redo = bool(batch.get("retry_errors_on_resume", True))
+    infra = [
+        a for a in attempts if a["status"] == "error" and not (a["error"] or "").startswith(STATEMENT_REJECTED)
+    ]
+    causes = Counter((a["error"] or "unknown").split(":")[0].split()[0] for a in infra)
+    left = [a for a in infra if redo and int(a["tries"] or 1) < max_tries]
+    return {
+        "attempts": len(infra),
+        "by_cause": dict(causes.most_common()),
+        "redone_by_resume": len(left),
+        "given_up": len(infra) - len(left),
+        "max_tries": max_tries,
     }
 
 
@@ -240,6 +266,17 @@ def format_summary(rep: dict[str, Any]) -> str:
         f"{rep['expansions']['per_theorem_mean'] or 0:.1f} (means); attempts: "
         + ", ".join(f"{k} {v}" for k, v in sorted(st.items()))
     )
+    ie = rep.get("infrastructure_errors") or {}
+    if ie.get("attempts"):
+        causes = ", ".join(f"{k} {v}" for k, v in ie["by_cause"].items())
+        lines.append(
+            f"  cut short by infrastructure (not counted as failed): {ie['attempts']} attempt(s) ({causes}); "
+            + (
+                f"{ie['redone_by_resume']} will be redone by rerunning the command"
+                if ie["redone_by_resume"]
+                else f"given up after {ie['max_tries']} tries"
+            )
+        )
     return "\n".join(lines)
 
 
@@ -394,6 +431,21 @@ def render_html(rep: dict[str, Any], images: dict[str, str]) -> str:
     return "\n".join(parts)
 
 
+@contextlib.contextmanager
+def atomic_write(path: Path, newline: str | None = None) -> Iterator[IO[str]]:
+    """Write ``path`` whole or not at all: a full disk leaves the previous file (or none), never a truncated
+    one (an empty report.json broke the tools reading it)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8", newline=newline) as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
 def write_report(run_dir: Path | str, *, plots_too: bool = True) -> dict[str, Any]:
     """Compute the report from ``run_dir``'s store and write every file; returns the report dict."""
     run_dir = Path(run_dir)
@@ -401,8 +453,9 @@ def write_report(run_dir: Path | str, *, plots_too: bool = True) -> dict[str, An
         rep = build_report(store)
         attempts = store.attempts()
     rows = rep.pop("_rows")
-    (run_dir / "report.json").write_text(json.dumps(rep, indent=1, default=str))
-    with (run_dir / "theorems.csv").open("w", newline="") as f:
+    with atomic_write(run_dir / "report.json") as f:
+        f.write(json.dumps(rep, indent=1, default=str))
+    with atomic_write(run_dir / "theorems.csv", newline="") as f:
         w = csv.writer(f)
         cols = [
             "key",
@@ -426,7 +479,7 @@ def write_report(run_dir: Path | str, *, plots_too: bool = True) -> dict[str, An
                 for k in range(1, rep["attempts_per_theorem"] + 1)
             ]
             w.writerow([r[c] if r[c] is not None else "" for c in cols] + pk)
-    with (run_dir / "attempts.csv").open("w", newline="") as f:
+    with atomic_write(run_dir / "attempts.csv", newline="") as f:
         w = csv.writer(f)
         cols = [
             "theorem",
@@ -445,7 +498,7 @@ def write_report(run_dir: Path | str, *, plots_too: bool = True) -> dict[str, An
         w.writerow(cols)
         for a in attempts:
             w.writerow([a[c] if a[c] is not None else "" for c in cols])
-    with (run_dir / "proofs.jsonl").open("w") as f:
+    with atomic_write(run_dir / "proofs.jsonl") as f:
         for r in rows:
             if r["proof"]:
                 f.write(
@@ -463,5 +516,6 @@ def write_report(run_dir: Path | str, *, plots_too: bool = True) -> dict[str, An
                     + "\n"
                 )
     images = plots(rep) if plots_too else {}
-    (run_dir / "report.html").write_text(render_html(rep, images))
+    with atomic_write(run_dir / "report.html") as f:
+        f.write(render_html(rep, images))
     return rep

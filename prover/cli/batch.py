@@ -291,7 +291,10 @@ def _register_report(sub: argparse._SubParsersAction) -> None:
 def run_report_cmd(args: argparse.Namespace) -> int:
     from prover.batch.report import format_summary, write_report
 
-    rep = write_report(args.run_dir, plots_too=not args.no_plots)
+    try:
+        rep = write_report(args.run_dir, plots_too=not args.no_plots)
+    except OSError as e:  # a read-only or full run directory: the store was read, the files cannot be written
+        raise UserError(f"cannot write the reports into {args.run_dir}: {e.strerror or e}") from e
     if args.json:
         print(json.dumps(rep, indent=1, default=str))
     else:
