@@ -44,8 +44,13 @@ class BatchConfig(BaseModel):
     # PutnamBench answer placeholders (`data.putnambench`): "inline" puts upstream's answers into the statements
     # (upstream's own rewrite, the leaderboard's with-answer track), "free" makes the prover write them.
     answers: Literal["inline", "free"] = "inline"
-    retries: int = 1  # re-run an attempt that ended in an infrastructure error, on a fresh agent
-    retry_errors_on_resume: bool = True  # a resumed run re-does attempts whose status is "error"
+    # An attempt cut short by infrastructure (Lean crashed or ran out of memory, a timeout of the statement or of
+    # the gate, a dead worker) is an "error" with its cause, never a final "failed": it is tried again at once
+    # on a fresh agent `retries` times, and by resumed runs (`retry_errors_on_resume`) until it has been tried
+    # `max_tries` times in all; after that it stays an error (reported apart, never counted as failed).
+    retries: int = 1
+    retry_errors_on_resume: bool = True
+    max_tries: int = 4
     # Generator calls from several workers within `batch_window_ms` are merged into one call (GPU batching).
     batch_generator_calls: bool = True
     batch_window_ms: float = 5.0

@@ -15,11 +15,13 @@ the Lean environment (`prover.lean.repl_env.ReplEnv`), the tactic generator
 ``status`` says what happened —
 
 * ``proved``: the search found a proof and `LeanEnv.check` (the soundness gate) accepted the whole text;
-* ``failed``: no sound proof within the budgets, or the frontier ran out (``graph.stop_reason`` says which);
-* ``timeout``: Lean timed out outside the search's own tactic calls (elaborating the statement, or the
-  gate re-checking a proof);
-* ``error``: Lean rejected the statement (`LeanInputError`), crashed on it, kept crashing during the
-  search (``search.max_crashes``), or the generator / critic / retriever raised; ``error`` is one line.
+* ``failed``: no sound proof within the budgets, or the frontier ran out (``graph.stop_reason`` says which),
+  and nothing cut the search short;
+* ``error``: Lean rejected the statement (`LeanInputError`: ``error`` starts with `STATEMENT_REJECTED`), or
+  the attempt was cut short by infrastructure, so "not proved" would be a guess: Lean crashed (or was
+  killed for memory) on the statement or on any tactic of the search (that tactic's subtree was never
+  explored), Lean timed out elaborating the statement or re-checking a proof in the gate, or the generator /
+  critic / retriever raised. ``error`` is one line naming the cause; a batch redoes such attempts.
 
 It raises only for problems that would fail every theorem alike — `LeanSetupError` (no Lean / REPL),
 a component that cannot be built (`prover.errors.UserError` such as `ModelLoadError`, a bad config) —
@@ -218,9 +220,12 @@ class Agent:
             attempt.status = "proved"
             attempt.proof = gate.text
             attempt.lean_version = gate.result.lean_version if gate.result else None
-        elif st.stop_reason == "crashes":
+        elif st.crashes:
             attempt.status = "error"
-            attempt.error = f"Lean crashed {st.crashes} times during the search"
+            attempt.error = (
+                f"LeanCrashed: Lean crashed {st.crashes} time(s) during the search (the tactics it crashed on were "
+                f"not explored; stopped by: {st.stop_reason})"
+            )
         else:
             attempt.status = "failed"
         attempt.time = time.monotonic() - t0
@@ -233,8 +238,8 @@ class Agent:
             raise e
         if isinstance(e, LeanInputError):
             attempt.status, attempt.error = "error", one_line(f"{STATEMENT_REJECTED}: {e}")
-        elif isinstance(e, LeanTimeout):
-            attempt.status, attempt.error = "timeout", one_line(f"LeanTimeout: {e}")
+        elif isinstance(e, LeanTimeout):  # the statement or the gate: not a search budget
+            attempt.status, attempt.error = "error", one_line(f"LeanTimeout: {e}")
         elif isinstance(e, LeanCrashed):
             attempt.status, attempt.error = "error", one_line(f"LeanCrashed: {e}")
         else:

@@ -83,14 +83,22 @@ def test_statement_lean_rejects_is_error() -> None:
     assert att.graph is None
 
 
-def test_statement_timeout_is_timeout() -> None:
+def test_statement_timeout_is_an_infrastructure_error() -> None:
     att, _ = prove(ScriptedGenerator(), name="slow_statement")
-    assert att.status == "timeout" and "LeanTimeout" in att.error
+    assert att.status == "error" and att.error.startswith("LeanTimeout")
 
 
 def test_repeated_crashes_are_error() -> None:
     att, _ = prove(ScriptedGenerator({X: ["boom"] * 3}), config=cfg(**{"search.max_crashes": 1}))
-    assert att.status == "error" and "crashed 1 times" in att.error
+    assert att.status == "error" and "crashed 1 time(s)" in att.error and "stopped by: crashes" in att.error
+
+
+def test_a_search_that_lost_a_tactic_to_a_crash_is_not_failed() -> None:
+    """The subtree of the tactic Lean crashed on was never explored: "not proved" would be a guess."""
+    att, _ = prove(ScriptedGenerator({X: ["boom", "bad"]}))
+    assert att.status == "error" and att.error.startswith("LeanCrashed") and "stopped by: exhausted" in att.error
+    att, _ = prove(ScriptedGenerator({X: ["bad"]}))
+    assert att.status == "failed" and att.error is None
 
 
 def test_generator_exception_is_error_not_raised() -> None:

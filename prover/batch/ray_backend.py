@@ -10,7 +10,8 @@
 * **The driver** (this process) owns the store: it hands each prover actor one job at a time, writes every
   row as it comes back, and resumes exactly like the local backend (finished attempts are never resent).
   A prover actor that dies (segfault, OOM kill, node lost) is restarted by Ray (``ray_max_restarts``) or
-  replaced; its job is resent up to ``batch.retries`` times, then recorded as ``error``.
+  replaced; its job is resent up to ``batch.retries`` times (``batch.max_tries`` in all), then recorded as
+  ``error``, which a resumed run redoes.
 
 The Lean project (``lean.project_dir``) and this package must be at the same paths on every node (a shared
 file system, as on most Slurm clusters); see ``scripts/ray_slurm_start.sh`` and ``scripts/slurm_batch.sbatch``.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import logging
 import sys
 import threading
@@ -35,6 +37,7 @@ from prover.batch.runner import (
     FatalError,
     Job,
     Worker,
+    last_try_of,
     one_line,
 )
 from prover.config import ProverConfig
@@ -182,8 +185,11 @@ class RayBackend(Backend):
         gen_of = [self._gens[i % n_gen] if n_gen else None for i in range(n)]
         self._actors = [self._new_prover(i, gen_of[i]) for i in range(n)]
 
-        todo: collections.deque[tuple[Job, int]] = collections.deque((j, 1) for j in jobs)
-        pending: dict[Any, tuple[int, Job, int, float]] = {}  # ref -> (actor index, job, tries, sent)
+        # (job, its try number, the last try this session may make: batch.retries more, batch.max_tries in all)
+        todo: collections.deque[tuple[Job, int, int]] = collections.deque(
+            (j, j.prior_tries + 1, last_try_of(j, self.config)) for j in jobs
+        )
+        pending: dict[Any, tuple[int, Job, int, int, float]] = {}  # ref -> (actor index, job, tries, last, sent)
         fatal: str | None = None
         deaths = [0] * n  # Ray restarts a dead actor up to ray_max_restarts times
         waits = [0] * n  # consecutive "actor unavailable" answers (it is restarting)
@@ -191,8 +197,8 @@ class RayBackend(Backend):
         def submit(i: int) -> None:
             if stop.is_set() or fatal or not todo:
                 return
-            job, tries = todo.popleft()
-            pending[self._actors[i].run.remote(job)] = (i, job, tries, time.time())
+            job, tries, last = todo.popleft()
+            pending[self._actors[i].run.remote(job)] = (i, job, tries, last, time.time())
 
         for i in range(n):
             submit(i)
@@ -200,7 +206,7 @@ class RayBackend(Backend):
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=self.poll)
                 for ref in ready:
-                    i, job, tries, sent = pending.pop(ref)
+                    i, job, tries, last, sent = pending.pop(ref)
                     try:
                         row = ray.get(ref)
                     except ActorUnavailableError as e:  # restarting: the job never ran there; resend it
@@ -208,12 +214,13 @@ class RayBackend(Backend):
                         if waits[i] > 600:
                             raise UserError(f"Ray actor ray-{i} stays unavailable: {one_line(e)}") from e
                         time.sleep(0.1)
-                        todo.appendleft((job, tries))
+                        todo.appendleft((job, tries, last))
                     except RayActorError as e:
                         msg = f"worker died: {one_line(e, 200) if str(e) else type(e).__name__}"
                         print(f"prover batch: ray-{i} died on {job.key} attempt {job.attempt}", file=sys.stderr)
-                        if tries <= b.retries:
-                            todo.appendleft((job, tries + 1))
+                        if tries < last:  # the next try on another actor goes on counting
+                            again = dataclasses.replace(job, prior_tries=tries, last_try=last)
+                            todo.appendleft((again, tries + 1, last))
                         else:
                             on_row(_row(job, f"ray-{i}", msg, tries, sent))
                         deaths[i] += 1
