@@ -102,6 +102,17 @@ REGISTRY: dict[str, BenchmarkInfo] = {
             _DS_MATHLIB,
         ),
         BenchmarkInfo(
+            "proofnet_verified",
+            {"valid": "proofnet_verified_valid.jsonl", "test": "proofnet_verified_test.jsonl"},
+            "marcusm117/ProofNet-Verified@1ecc124 data/proofnet-verified.jsonl (audited and corrected ProofNet, "
+            "every statement proved by its authors), split from zhangir-azerbayev/ProofNet@509ad79",
+            "Apache-2.0",
+            "leanprover/lean4:v4.28.0",
+            "8f9d9cff6bd728b17a24e163c9402775d9e6a365 (v4.28.0)",
+            download="proofnet_verified",
+            corrects="proofnet",
+        ),
+        BenchmarkInfo(
             "putnambench",
             {"test": "putnambench_lean4.jsonl"},
             "trishullab/PutnamBench@3c9b926 lean4/src/*.lean + informal/putnam.json",
@@ -409,7 +420,32 @@ def load_benchmark(
     for t in out:
         t.meta["benchmark"] = name
         t.meta.setdefault("lean_toolchain", REGISTRY[name].lean_toolchain)
+    corrects = REGISTRY[name].corrects
+    if corrects and any("corrected" not in t.meta for t in out):
+        _flag_corrections(out, corrects, benchmark_dir)
     return _unique_keys(out)
+
+
+def _flag_corrections(theorems: list[Theorem], original: str, benchmark_dir: Path | str) -> None:
+    """``meta["corrected"]`` of a corrected variant's rows: why the row differs from ``original`` (whose files
+    must be in ``benchmark_dir``; without them nothing is flagged). Rows that carry their own reason keep it."""
+    base: dict[tuple[str, str], Theorem] = {}
+    for split in REGISTRY[original].files:
+        f = benchmark_file(original, split, benchmark_dir)
+        if f.is_file():
+            for t in read_jsonl(f):
+                base[(split, t.name)] = t
+    if not base:
+        return
+    for t in theorems:
+        if "corrected" in t.meta:
+            continue
+        b = base.get((t.meta.get("split") or "", t.name))
+        if b is None or " ".join(b.statement.split()) == " ".join(t.statement.split()):
+            t.meta["corrected"] = None
+            continue
+        why = f"; {original} flags it: {b.meta['known_issue']}" if b.meta.get("known_issue") else ""
+        t.meta["corrected"] = f"statement corrected from {original}'s{why}"
 
 
 def load_theorems(
@@ -487,6 +523,13 @@ def benchmark_run_info(spec: str, theorems: Sequence[Theorem], answers: str = "i
             "total": info.total,
             "corrects": info.corrects,
         }
+    corrected = [
+        {"key": t.meta.get("key", t.name), "name": t.name, "reason": t.meta["corrected"]}
+        for t in theorems
+        if t.meta.get("corrected")
+    ]
+    if corrected:
+        out["corrected"] = corrected
     if any(t.meta.get("answer_placeholders") for t in theorems):
         out["answers"] = answers
         out["answer_problems"] = [
