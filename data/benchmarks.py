@@ -41,7 +41,7 @@ class BenchmarkInfo:
     files: dict[str, str]
     source: str
     license: str
-    lean_toolchain: str | None
+    lean_toolchain: str | None  # None: upstream does not say
     mathlib: str | None
     reader: str = "jsonl"
     download: str | None = None  # `prover data download NAME` (the name it takes), None: not downloadable
@@ -91,6 +91,17 @@ REGISTRY: dict[str, BenchmarkInfo] = {
             "Apache-2.0 (README)",
             _DS_ENV,
             _DS_MATHLIB,
+            corrects="minif2f_dsv15",
+        ),
+        BenchmarkInfo(
+            "minif2f_dspplus",
+            {"valid": "minif2f_dspplus_valid.jsonl", "test": "minif2f_dspplus_test.jsonl"},
+            "microsoft/DSP-Plus@eb98320 datasets/minif2f.jsonl (DS-V1.5 with the statements DSP+ found misformalised "
+            "corrected)",
+            "MIT",
+            None,  # not stated; its Mathlib is the fork caochenrui/mathlib4@8b97781 (a git submodule)
+            "caochenrui/mathlib4@8b97781 (fork; toolchain not stated)",
+            download="minif2f_dspplus",
             corrects="minif2f_dsv15",
         ),
         BenchmarkInfo(

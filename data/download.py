@@ -15,6 +15,8 @@ informal_proof, source, lean_toolchain, known_issue``):
   ``informal/putnam.json`` for the informal statement, solution and tags) into ``putnambench_lean4.jsonl``
   (``name, lean4_file, informal_statement, informal_solution, tags, source``); every file must read as a
   problem (`data.putnambench.parse_problem`).
+* miniF2F as DSP+ uses it: ``microsoft/DSP-Plus`` ``datasets/minif2f.jsonl`` (DeepSeek-Prover-V1.5's file with
+  the statements DSP+ found misformalised corrected), into ``minif2f_dspplus_{valid,test}.jsonl``.
 * ProofNet-Verified: ``marcusm117/ProofNet-Verified`` (``data/proofnet-verified.jsonl``: 367 ProofNet problems
   audited, corrected and proved by its authors, Lean v4.28.0), split from the original ProofNet ids; each row
   whose ProofNet (rahul3613@6deae98) formalization the audit judged unfaithful is flagged ``corrected`` with the
@@ -73,6 +75,7 @@ MINIF2F_INFORMAL = Repo("facebookresearch", "miniF2F", "e4f113090ad82d64f8ce064d
 PROOFNET_FORMAL = Repo("rahul3613", "ProofNet-lean4", "6deae98b38954dadf732746d023e8be65c56f246")
 PROOFNET_INFORMAL = Repo("zhangir-azerbayev", "ProofNet", "509ad79710ed4f46ff5c282ed5640c1aa9ac3f30")
 PUTNAMBENCH = Repo("trishullab", "PutnamBench", "3c9b9268ebd132d482938b8e9d242dd71fc1ebc0")
+DSP_PLUS = Repo("microsoft", "DSP-Plus", "eb983208b78b5ac4a7774d5500cc2086a2171027")
 PROOFNET_VERIFIED = Repo("marcusm117", "ProofNet-Verified", "1ecc1243f96b9ab68bfeaa213568bfe8dec33eb3")
 # Hugging Face dataset -> pinned revision. Lite: the commit that uploaded FormalMATH_lite.json (the Hub resolves
 # short commit ids). All: no commit could be looked up from here, so `main`, and the commit it resolved to is
@@ -333,6 +336,41 @@ def download_putnambench(fetch: Fetch, bases: dict[str, str] | None = None) -> d
 
 
 # ---------------------------------------------------------------------------------------------------
+# miniF2F as corrected by DSP+
+
+
+def convert_dspplus(text: str, repo: Repo = DSP_PLUS) -> dict[str, list[dict[str, Any]]]:
+    """DSP+'s ``datasets/minif2f.jsonl`` (DS-V1.5's fields) -> rows per split."""
+    out: dict[str, list[dict[str, Any]]] = {"valid": [], "test": []}
+    for r in _jsonl(text, f"{repo.slug}:datasets/minif2f.jsonl"):
+        split = str(r.get("split", ""))
+        if split not in out or not r.get("name") or not r.get("formal_statement"):
+            raise DownloadError(f"{repo.slug}: datasets/minif2f.jsonl: a row without name, split or statement")
+        out[split].append(
+            {
+                "name": r["name"],
+                "split": split,
+                "header": str(r.get("header", "")).rstrip("\n") + "\n\n",
+                "formal_statement": str(r["formal_statement"]).rstrip(),
+                "informal_statement": str(r.get("informal_statement") or r.get("informal_prefix") or "").strip(),
+                "informal_proof": str(r.get("informal_proof") or "").strip(),
+                "source": f"{repo.slug}@{repo.commit[:7]}:datasets/minif2f.jsonl",
+                "lean_toolchain": None,  # not stated; Mathlib is the fork caochenrui/mathlib4@8b97781 (a submodule)
+                "known_issue": None,
+            }
+        )
+    for split, rows in out.items():
+        if not rows:
+            raise DownloadError(f"{repo.slug}: no {split} row in datasets/minif2f.jsonl")
+    return out
+
+
+def download_dspplus(fetch: Fetch, bases: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
+    bases = bases or _bases()
+    return convert_dspplus(fetch(DSP_PLUS.raw_url(bases, "datasets/minif2f.jsonl")).decode("utf-8"))
+
+
+# ---------------------------------------------------------------------------------------------------
 # ProofNet-Verified (a corrected ProofNet)
 
 
@@ -518,6 +556,7 @@ DOWNLOADERS: dict[str, Callable[..., dict[str, list[dict[str, Any]]]]] = {
     "proofnet": download_proofnet,
     "putnambench": download_putnambench,
     "proofnet_verified": download_proofnet_verified,
+    "minif2f_dspplus": download_dspplus,
 }
 HF_DOWNLOADERS = tuple(FORMALMATH)  # through `datasets`: take --revision / --from-file, not a fetch function
 NAMES = (*DOWNLOADERS, *HF_DOWNLOADERS)

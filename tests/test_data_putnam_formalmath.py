@@ -298,7 +298,8 @@ def test_version_warning_names_both_versions_and_the_fix(shared_dir: Path) -> No
     mf = load_benchmark("minif2f", "test", shared_dir / "benchmarks")[:2]
     assert lean_version_warning(mf, "leanprover/lean4:v4.24.0") is None
     for name, info in REGISTRY.items():
-        assert info.lean_toolchain and info.source and info.license, name
+        assert info.source and info.license and info.mathlib, name
+        assert info.lean_toolchain or name == "minif2f_dspplus", name  # DSP+ does not state its toolchain
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -472,3 +473,37 @@ def test_proofnet_verified_download_flags_what_the_audit_found(tmp_path: Path, s
     assert list(flagged) == [pn[2]["name"]]
     assert "weaker than the informal statement (missing premise); false as stated" in flagged[pn[2]["name"]]
     assert all(t.meta["lean_toolchain"] == "leanprover/lean4:v4.28.0" for t in ts)
+
+
+def test_dspplus_minif2f_download_flags_its_corrections(tmp_path: Path, shared_dir: Path, monkeypatch) -> None:
+    """DSP+'s datasets/minif2f.jsonl (DS-V1.5's fields) rebuilt from the shared DS-V1.5 rows with two statements
+    changed; the corrections are flagged against minif2f_dsv15 when its files are beside them."""
+    monkeypatch.delenv("PROVER_GITHUB_RAW", raising=False)
+    ds = _rows(shared_dir, "minif2f_dsv15_valid.jsonl") + _rows(shared_dir, "minif2f_dsv15_test.jsonl")
+    changed = {"mathd_numbertheory_618": "theorem mathd_numbertheory_618 (n : ℕ) (h₀ : 0 < n) : True := by"}
+    upstream = []
+    for r in ds:
+        stmt = changed.get(r["name"], r["formal_statement"]) + "\n"
+        upstream.append(
+            {
+                "name": r["name"],
+                "split": r["split"],
+                "informal_prefix": "/-- x -/",
+                "formal_statement": stmt,
+                "goal": "⊢ True",
+                "header": "import Mathlib\nopen BigOperators Real Nat Topology Rat\n",
+                "informal_statement": r["informal_statement"],
+                "informal_proof": r["informal_proof"],
+            }
+        )
+    repo = dl.DSP_PLUS
+    url = f"https://raw.githubusercontent.com/{repo.slug}/{repo.commit}/datasets/minif2f.jsonl"
+    body = "\n".join(json.dumps(u, ensure_ascii=False) for u in upstream).encode()
+    paths = dl.download("minif2f_dspplus", tmp_path, fetch=lambda u: body if u == url else b"")
+    assert sorted(p.name for p in paths) == ["minif2f_dspplus_test.jsonl", "minif2f_dspplus_valid.jsonl"]
+    for f in ("minif2f_dsv15_valid.jsonl", "minif2f_dsv15_test.jsonl"):
+        (tmp_path / f).write_text((shared_dir / "benchmarks" / f).read_text(encoding="utf-8"), encoding="utf-8")
+    ts = load_benchmark("minif2f_dspplus", None, tmp_path)
+    assert len(ts) == 488
+    flagged = {t.name: t.meta["corrected"] for t in ts if t.meta.get("corrected")}
+    assert list(flagged) == ["mathd_numbertheory_618"] and "missing n > 0" in flagged["mathd_numbertheory_618"]
