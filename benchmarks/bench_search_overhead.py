@@ -74,7 +74,7 @@ class ZeroGen:
     def __init__(self, n: int) -> None:
         self.cands = [Candidate(f"t{i}", -0.1 * (i + 1), -0.05 * (i + 1), 2) for i in range(n)]
 
-    def generate(self, states: Sequence[str], premises, n: int) -> list[list[Candidate]]:
+    def generate(self, states: Sequence[str], premises, n: int, *, contexts=None) -> list[list[Candidate]]:
         return [self.cands[:n] for _ in states]
 
 

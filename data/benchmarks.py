@@ -15,23 +15,130 @@ import fnmatch
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from prover.errors import UserError
+from prover.lean.syntax import scan
 from prover.lean.types import Theorem
 
 SPLITS = ("valid", "test")  # the usual splits, searched for a benchmark known only by its files
-# name -> splits. Files are ``{name}_{split}.jsonl`` in the benchmark directory.
-BENCHMARKS: dict[str, tuple[str, ...]] = {
-    "minif2f": ("valid", "test"),
-    "proofnet": ("valid", "test"),
-    "minif2f_dsv15": ("valid", "test"),
-    "minif2f_rectified": ("test",),
-    "proofnet_dsv15": ("valid", "test"),
+
+
+@dataclass(frozen=True)
+class BenchmarkInfo:
+    """A registered benchmark: where its rows come from and what Lean checked its statements.
+
+    ``files`` maps each split to its file in the benchmark directory; ``reader`` says how a row becomes a
+    `Theorem` (``jsonl``: `theorem_from_record`; ``putnambench`` / ``formalmath``: their modules).
+    ``lean_toolchain`` / ``mathlib`` are what the statements were written and checked against upstream
+    (`prover batch` warns when the Lean project differs). ``corrects`` names the benchmark whose statements
+    this variant fixes; its changed rows are flagged (``meta["corrected"]``) and reported apart.
+    """
+
+    name: str
+    files: dict[str, str]
+    source: str
+    license: str
+    lean_toolchain: str | None
+    mathlib: str | None
+    reader: str = "jsonl"
+    download: str | None = None  # `prover data download NAME` (the name it takes), None: not downloadable
+    corrects: str | None = None
+    total: int | None = None  # problems upstream, when the field reports "solved out of N"
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return tuple(self.files)
+
+
+_DS_ENV = "leanprover/lean4:v4.9.0-rc1"
+_DS_MATHLIB = "xinhjBrant/mathlib4@2f65ba7 (upstream d1d1e4b, 2024-06-12, plus the REPL)"
+REGISTRY: dict[str, BenchmarkInfo] = {
+    b.name: b
+    for b in (
+        BenchmarkInfo(
+            "minif2f",
+            {"valid": "minif2f_valid.jsonl", "test": "minif2f_test.jsonl"},
+            "yangky11/miniF2F-lean4@5746b7d + facebookresearch/miniF2F@e4f1130 (informal)",
+            "MIT",
+            "leanprover/lean4:v4.24.0",
+            "f897ebcf72cd16f89ab4577d0c826cd14afaafc7 (v4.24.0)",
+            download="minif2f",
+        ),
+        BenchmarkInfo(
+            "proofnet",
+            {"valid": "proofnet_valid.jsonl", "test": "proofnet_test.jsonl"},
+            "rahul3613/ProofNet-lean4@6deae98 + zhangir-azerbayev/ProofNet@509ad79 (split, informal)",
+            "MIT",
+            "leanprover/lean4:v4.20.0",
+            "c211948581bde9846a99e32d97a03f0d5307c31e (v4.20.0)",
+            download="proofnet",
+        ),
+        BenchmarkInfo(
+            "minif2f_dsv15",
+            {"valid": "minif2f_dsv15_valid.jsonl", "test": "minif2f_dsv15_test.jsonl"},
+            "deepseek-ai/DeepSeek-Prover-V1.5@2c4ba91 datasets/minif2f.jsonl",
+            "MIT (code license; no separate data license)",
+            _DS_ENV,
+            _DS_MATHLIB,
+        ),
+        BenchmarkInfo(
+            "minif2f_rectified",
+            {"test": "minif2f_rectified_test.jsonl"},
+            "Goedel-LM/Goedel-Prover-V2@2e9036e dataset/minif2f.jsonl (DS-V1.5 test with the Kimina fixes)",
+            "Apache-2.0 (README)",
+            _DS_ENV,
+            _DS_MATHLIB,
+            corrects="minif2f_dsv15",
+        ),
+        BenchmarkInfo(
+            "proofnet_dsv15",
+            {"valid": "proofnet_dsv15_valid.jsonl", "test": "proofnet_dsv15_test.jsonl"},
+            "deepseek-ai/DeepSeek-Prover-V1.5@2c4ba91 datasets/proofnet.jsonl",
+            "MIT (code license; no separate data license)",
+            _DS_ENV,
+            _DS_MATHLIB,
+        ),
+        BenchmarkInfo(
+            "putnambench",
+            {"test": "putnambench_lean4.jsonl"},
+            "trishullab/PutnamBench@3c9b926 lean4/src/*.lean + informal/putnam.json",
+            "Apache-2.0 (lean4/LICENSE); informal statements with permission from the MAA",
+            "leanprover/lean4:v4.27.0",
+            "a3a10db0e9d66acbebf76c5e6a135066525ac900 (v4.27.0)",
+            reader="putnambench",
+            download="putnambench",
+            total=672,
+        ),
+        BenchmarkInfo(
+            "formalmath_lite",
+            {"test": "formalmath_lite.jsonl"},
+            "Hugging Face SphereLab/FormalMATH-Lite (revision 75e91a8)",
+            "MIT (Hugging Face dataset card); no license in the GitHub copies",
+            "leanprover/lean4:v4.11.0",
+            "8edf04f0977c3183d3b633792e03fd570be1777f (pinned by REPL adbbfcb, which FormalMATH's README installs)",
+            reader="formalmath",
+            download="formalmath_lite",
+            total=425,
+        ),
+        BenchmarkInfo(
+            "formalmath_all",
+            {"test": "formalmath_all.jsonl"},
+            "Hugging Face SphereLab/FormalMATH-All",
+            "MIT (Hugging Face dataset card of FormalMATH-Lite; the same authors)",
+            "leanprover/lean4:v4.11.0",
+            "8edf04f0977c3183d3b633792e03fd570be1777f (pinned by REPL adbbfcb, which FormalMATH's README installs)",
+            reader="formalmath",
+            download="formalmath_all",
+            total=5560,
+        ),
+    )
 }
-DOWNLOADABLE = ("minif2f", "proofnet")
+# name -> splits (what `prove` / `batch` / `data list` look up)
+BENCHMARKS: dict[str, tuple[str, ...]] = {n: b.splits for n, b in REGISTRY.items()}
+DOWNLOADABLE = tuple(b.download for b in REGISTRY.values() if b.download)
 
 # miniF2F subjects by name prefix, longest first so `mathd_algebra` wins over `algebra`.
 MINIF2F_SUBJECTS: tuple[str, ...] = (
@@ -81,8 +188,30 @@ def theorem_from_record(rec: Any, where: str, source: str = "") -> Theorem:
     return Theorem(name=name, statement=stmt, header=rec.get("header") or "", source=source or where, meta=meta)
 
 
-def read_jsonl(path: Path | str, *, source: str | None = None) -> list[Theorem]:
-    """All rows of a benchmark-style JSONL file (blank lines skipped).
+def convert_record(
+    rec: Any, where: str, source: str = "", *, reader: str | None = None, answers: str = "inline"
+) -> Theorem:
+    """One row to a `Theorem` by ``reader`` (`BenchmarkInfo.reader`); without one, by the row's fields:
+    ``lean4_file`` is a PutnamBench row, ``autoformalization`` a FormalMATH row, else `theorem_from_record`."""
+    if reader is None and isinstance(rec, dict) and "formal_statement" not in rec:
+        reader = "putnambench" if "lean4_file" in rec else "formalmath" if "autoformalization" in rec else None
+    if reader == "putnambench":
+        from data import putnambench
+
+        t = putnambench.theorem_from_row(rec, where, answers)
+    elif reader == "formalmath":
+        from data import formalmath
+
+        t = formalmath.theorem_from_row(rec, where)
+    else:
+        return theorem_from_record(rec, where, source)
+    return replace(t, source=source or where)
+
+
+def read_jsonl(
+    path: Path | str, *, source: str | None = None, reader: str | None = None, answers: str = "inline"
+) -> list[Theorem]:
+    """All rows of a benchmark-style JSONL file (blank lines skipped), each read by `convert_record`.
 
     Keys must be unique: a repeated ``name`` is resolved by ``proofnet_id``/``id`` when the rows have one
     (the DeepSeek ProofNet file repeats names across books), else it is an error naming both lines.
@@ -104,7 +233,8 @@ def read_jsonl(path: Path | str, *, source: str | None = None) -> list[Theorem]:
         except json.JSONDecodeError as e:
             raise BenchmarkError(f"{where}: invalid JSON ({e.msg}, column {e.colno})") from e
         split = rec.get("split") if isinstance(rec, dict) else None
-        out.append(theorem_from_record(rec, where, source or (f"{path.name}:{split}" if split else path.name)))
+        src = source or (f"{path.name}:{split}" if split else path.name)
+        out.append(convert_record(rec, where, src, reader=reader, answers=answers))
     return _unique_keys(out)
 
 
@@ -126,90 +256,46 @@ def _unique_keys(theorems: list[Theorem]) -> list[Theorem]:
 # ---------------------------------------------------------------------------------------------------
 # .lean files
 
-_DECL = re.compile(
-    r"^(?:@\[[^\]]*\]\s*)?(?:(?:private|protected|noncomputable)\s+)*"
-    r"(theorem|lemma|example|instance|def|abbrev)\b\s*([^\s(:{\[⦃]*)",
-    re.M,
-)
-# A line at column 0 that starts a new command ends the previous declaration.
-_COMMAND = re.compile(
-    r"^(?:theorem|lemma|example|instance|def|abbrev|open|namespace|section|end|variable|universe|set_option|"
-    r"noncomputable|private|protected|import|attribute|structure|class|inductive|macro|syntax|notation|"
-    r"local|scoped|@\[|#|/-|--)"
-)
-_SORRY_END = re.compile(r":=\s*(?:by\s+)?sorry\s*$")
-
-
-def _strip_comments_tail(text: str) -> str:
-    """Drop trailing ``-- ...`` line comments and blank lines at the end of a declaration block."""
-    lines = text.rstrip().splitlines()
-    while lines and (not lines[-1].strip() or lines[-1].lstrip().startswith("--")):
-        lines.pop()
-    return "\n".join(lines)
-
-
-def _declaration(block: str) -> tuple[str, str, int] | None:
-    """``(kind, name, offset of the keyword)`` if ``block`` is a declaration (after a docstring)."""
-    i = len(block) - len(block.lstrip())
-    if block.startswith("/--", i):
-        end = block.find("-/", i)
-        if end < 0:
-            return None
-        rest = block[end + 2 :]
-        i = end + 2 + len(rest) - len(rest.lstrip())
-    m = _DECL.match(block, i)
-    if not m:
-        return None
-    kw = block.index(m.group(1), i)
-    return m.group(1), m.group(2), kw
+_SORRY_PROOFS = (("sorry",), ("by", "sorry"))
+_SORRY_KINDS = ("theorem", "lemma", "example", "instance", "def", "abbrev")
 
 
 def parse_lean(text: str, path: str = "<input>") -> list[Theorem]:
     """The ``sorry``-proved declarations of a Lean file, each with the commands before it as its header.
 
-    A declaration is ``theorem``/``lemma``/``example``/``instance``/``def`` at column 0 whose body is
-    ``sorry`` (``:= sorry`` or ``:= by sorry``); it runs until the next line at column 0 that starts a
-    command. Its header is the file's text before it minus the other sorry'd declarations (so imports,
-    options, ``open``s, namespaces and proved helper lemmas come along). Statements keep ``:= by`` / ``:=``
-    and start at the keyword (a docstring or attribute before it is dropped).
+    A declaration is a ``theorem``/``lemma``/``example``/``instance``/``def``/``abbrev`` whose body is
+    ``sorry`` (``:= sorry`` or ``:= by sorry``), as `prover.lean.syntax` reads the file. Its header is the
+    file's text before it minus the other sorry'd declarations (so imports, options, ``open``s, namespaces
+    and proved helper lemmas come along). Statements keep ``:= by`` / ``:=`` and start at the keyword (a
+    doc comment or attributes before it are dropped; ``open … in`` prefixes are kept).
     """
-    lines = text.splitlines(keepends=True)
-    starts = [i for i, ln in enumerate(lines) if _COMMAND.match(ln)]
-    if not starts or starts[0] != 0:
-        starts = [0, *starts]
-    blocks = [(s, "".join(lines[s:e])) for s, e in zip(starts, [*starts[1:], len(lines)], strict=True)]
-    # A docstring or attribute line on its own belongs to the declaration after it.
-    merged: list[tuple[int, str]] = []
-    pending: tuple[int, str] | None = None
-    for s, b in blocks:
-        if pending is not None:
-            s, b = pending[0], pending[1] + b
-            pending = None
-        head = b.lstrip()
-        if head.startswith(("/--", "@[")) and _declaration(b) is None:
-            pending = (s, b)
-            continue
-        merged.append((s, b))
-    if pending is not None:
-        merged.append(pending)
+    src = scan(text)
     out: list[Theorem] = []
-    header_parts: list[str] = []
+    removed: list[tuple[int, int]] = []  # spans of the sorry'd declarations seen so far
     n_example = 0
-    for s, b in merged:
-        decl = _declaration(b)
-        body = _strip_comments_tail(b)
-        if decl is None or not _SORRY_END.search(body):
-            header_parts.append(b)
+    for d in src.declarations:
+        if d.kind not in _SORRY_KINDS or d.delimiter != ":=" or d.delimiter_span is None:
             continue
-        kind, name, kw = decl
-        if kind == "example" or not name:
+        first, last = d.tokens
+        k = next(i for i in range(first, last + 1) if src.code[i].start == d.delimiter_span[0])
+        proof = tuple(t.text for t in src.code[k + 1 : last + 1])
+        if proof not in _SORRY_PROOFS:
+            continue
+        name = d.name
+        if d.kind == "example" or not name:
             n_example += 1
             name = f"{Path(path).stem}_example_{n_example}"
-        stmt = _SORRY_END.sub(lambda mm: ":= by" if "by" in mm.group(0) else ":=", body[kw:])
-        lineno = s + 1 + b[:kw].count("\n")
-        where = f"{path}:{lineno}"
-        meta = {"split": "", "known_issue": None, "key": name, "origin": where, "kind": kind}
-        out.append(Theorem(name=name, statement=stmt, header="".join(header_parts), source=where, meta=meta))
+        # `open X in` / `set_option o v in` prefixes stay with the statement
+        prefix = text[d.outer_start : d.start]
+        stmt = prefix + text[d.keyword : d.delimiter_span[1]] + (" by" if proof[0] == "by" else "")
+        header, done = [], 0
+        for a, b in [*removed, (d.outer_start, d.outer_start)]:
+            header.append(text[done:a])
+            done = b
+        removed.append((d.outer_start, d.end))
+        where = f"{path}:{src.line_col(d.keyword)[0]}"
+        meta = {"split": "", "known_issue": None, "key": name, "origin": where, "kind": d.kind}
+        out.append(Theorem(name=name, statement=stmt, header="".join(header), source=where, meta=meta))
     return out
 
 
@@ -253,6 +339,10 @@ def unknown_benchmark_message(name: str) -> str:
 
 
 def benchmark_file(name: str, split: str, benchmark_dir: Path | str) -> Path:
+    """The file of a benchmark's split: the registered name (`BenchmarkInfo.files`), else ``{name}_{split}.jsonl``."""
+    info = REGISTRY.get(name)
+    if info is not None and split in info.files:
+        return Path(benchmark_dir) / info.files[split]
     return Path(benchmark_dir) / f"{name}_{split}.jsonl"
 
 
@@ -289,8 +379,12 @@ def load_benchmark_files(name: str, split: str | None, benchmark_dir: Path | str
     return out
 
 
-def load_benchmark(name: str, split: str | None, benchmark_dir: Path | str) -> list[Theorem]:
-    """A named benchmark (`BENCHMARKS`) at one split, or all its splits when ``split`` is None/"all"."""
+def load_benchmark(
+    name: str, split: str | None, benchmark_dir: Path | str, *, answers: str = "inline"
+) -> list[Theorem]:
+    """A named benchmark (`BENCHMARKS`) at one split, or all its splits when ``split`` is None/"all".
+
+    ``answers``: how PutnamBench's answer placeholders are handled (`data.putnambench.ANSWER_MODES`)."""
     if name not in BENCHMARKS:
         raise BenchmarkError(unknown_benchmark_message(name))
     splits = BENCHMARKS[name]
@@ -310,21 +404,27 @@ def load_benchmark(name: str, split: str | None, benchmark_dir: Path | str) -> l
                 else f"copy {f.name} there from the upstream release"
             )
             raise BenchmarkError(f"{f}: not found; {hint}, or set PROVER_BENCHMARK_DIR / batch.benchmark_dir")
-        out.extend(read_jsonl(f, source=f"{name}:{s}"))
+        info = REGISTRY[name]
+        out.extend(read_jsonl(f, source=f"{name}:{s}", reader=info.reader, answers=answers))
     for t in out:
         t.meta["benchmark"] = name
+        t.meta.setdefault("lean_toolchain", REGISTRY[name].lean_toolchain)
     return _unique_keys(out)
 
 
-def load_theorems(spec: str, split: str | None = None, benchmark_dir: Path | str | None = None) -> list[Theorem]:
-    """``spec`` is a benchmark name, a ``.jsonl`` file, a ``.lean`` file or a directory of ``.lean`` files."""
+def load_theorems(
+    spec: str, split: str | None = None, benchmark_dir: Path | str | None = None, *, answers: str = "inline"
+) -> list[Theorem]:
+    """``spec`` is a benchmark name, a ``.jsonl`` file, a ``.lean`` file or a directory of ``.lean`` files.
+
+    ``answers``: PutnamBench answer placeholders, ``inline`` (default) or ``free`` (`data.putnambench`)."""
     from data.config import default_benchmark_dir
 
     if spec in BENCHMARKS:
-        return load_benchmark(spec, split, benchmark_dir or default_benchmark_dir())
+        return load_benchmark(spec, split, benchmark_dir or default_benchmark_dir(), answers=answers)
     p = Path(spec)
     if p.suffix == ".jsonl" or (p.is_file() and p.suffix != ".lean"):
-        ts = read_jsonl(p)
+        ts = read_jsonl(p, answers=answers)
         if split not in (None, "", "all"):
             ts = [t for t in ts if t.meta.get("split") == split]
             if not ts:
@@ -333,6 +433,68 @@ def load_theorems(spec: str, split: str | None = None, benchmark_dir: Path | str
     if p.exists():
         return load_lean_dir(p)
     raise BenchmarkError(unknown_benchmark_message(spec))
+
+
+_VERSION_RE = re.compile(r"v?(\d+\.\d+\.\d+(?:-rc\d+)?)")
+
+
+def lean_version(toolchain: str | None) -> str | None:
+    """``leanprover/lean4:v4.9.0-rc1 (DeepSeek fork)`` → ``4.9.0-rc1``."""
+    m = _VERSION_RE.search(toolchain or "")
+    return m.group(1) if m else None
+
+
+def lean_version_warning(theorems: Sequence[Theorem], project_toolchain: str | None, what: str = "") -> str | None:
+    """One line when the Lean version the statements were checked with (``meta["lean_toolchain"]``, set from
+    the registry or the row) differs from the Lean project's toolchain, saying how to get a matching one;
+    None when they agree or either is unknown."""
+    project = lean_version(project_toolchain)
+    if project is None:
+        return None
+    found: dict[str, list[Theorem]] = {}
+    for t in theorems:
+        v = lean_version(t.meta.get("lean_toolchain"))
+        if v and v != project:
+            found.setdefault(v, []).append(t)
+    if not found:
+        return None
+    version, ts = max(found.items(), key=lambda kv: len(kv[1]))
+    bench = ts[0].meta.get("benchmark") or what or "the benchmark"
+    info = REGISTRY.get(str(bench))
+    mathlib = f" and Mathlib {info.mathlib}" if info is not None and info.mathlib else ""
+    share = "" if len(ts) == len(theorems) else f" ({len(ts)} of {len(theorems)} theorems)"
+    return (
+        f"{bench}'s statements were checked with Lean {version}{mathlib}{share}, but the Lean project uses Lean "
+        f"{project}: some may not elaborate or may mean something else (renamed lemmas, changed notation). For a "
+        f"matching project, set leanprover/lean4:v{version} in lean_project/lean-toolchain and the mathlib and "
+        "REPL revs in lean_project/lakefile.toml to the same tag, delete lean_project/lake-manifest.json and rerun "
+        "scripts/setup_lean.sh (or point --lean-project at a project on that version)"
+    )
+
+
+def benchmark_run_info(spec: str, theorems: Sequence[Theorem], answers: str = "inline") -> dict[str, Any]:
+    """What a batch run records about its benchmark (for the report): where it comes from, the Lean version
+    of its statements, the upstream total the field reports against, and for PutnamBench the answer mode and
+    the problems whose answer could not be inlined."""
+    out: dict[str, Any] = {}
+    info = REGISTRY.get(spec)
+    if info is not None:
+        out["benchmark_info"] = {
+            "source": info.source,
+            "license": info.license,
+            "lean_toolchain": info.lean_toolchain,
+            "mathlib": info.mathlib,
+            "total": info.total,
+            "corrects": info.corrects,
+        }
+    if any(t.meta.get("answer_placeholders") for t in theorems):
+        out["answers"] = answers
+        out["answer_problems"] = [
+            {"name": t.name, "reason": "; ".join(t.meta["answer_problems"])}
+            for t in theorems
+            if t.meta.get("answer_problems")
+        ]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -417,15 +579,40 @@ def select(
     return Selection(ts, skipped)
 
 
-def subject_of(theorem: Theorem) -> str:
-    """miniF2F subject by name prefix; ProofNet book; else ``other``."""
+def subjects_of(theorem: Theorem) -> list[str]:
+    """A theorem's subjects: the row's own (``meta["subjects"]``: PutnamBench tags, FormalMATH domains as
+    ``Top/…/Leaf`` paths), else the miniF2F subject by name prefix, the ProofNet book, or ``other``."""
+    own = theorem.meta.get("subjects")
+    if isinstance(own, list) and own and all(isinstance(x, str) for x in own):
+        return list(own)
     pid = theorem.meta.get("proofnet_id")
     if isinstance(pid, str) and "|" in pid:
-        return pid.split("|", 1)[0]
+        return [pid.split("|", 1)[0]]
     name = theorem.name
     if "_exercise_" in name:
-        return name.split("_exercise_", 1)[0].replace("_", "-")
+        return [name.split("_exercise_", 1)[0].replace("_", "-")]
     for prefix in MINIF2F_SUBJECTS:
         if name.startswith(prefix):
-            return prefix
-    return "other"
+            return [prefix]
+    return ["other"]
+
+
+def subject_of(theorem: Theorem) -> str:
+    """The subject text a run stores for a theorem: its one subject, or its subjects as a JSON list
+    (`decode_subjects` reads either)."""
+    subs = subjects_of(theorem)
+    return subs[0] if len(subs) == 1 else json.dumps(subs, ensure_ascii=False)
+
+
+def decode_subjects(text: str | None) -> list[str]:
+    """What `subject_of` stored (or an older run's plain subject) as a list."""
+    if not text:
+        return ["other"]
+    if text.startswith("["):
+        try:
+            v = json.loads(text)
+        except json.JSONDecodeError:
+            return [text]
+        if isinstance(v, list) and v and all(isinstance(x, str) for x in v):
+            return v
+    return [text]

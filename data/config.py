@@ -41,12 +41,23 @@ class BatchConfig(BaseModel):
     # Statements flagged `known_issue` (false / vacuous): "mark" runs them and reports them apart,
     # "skip" leaves them out of the run (listed in the report), "include" treats them like the rest.
     known_issues: Literal["mark", "skip", "include"] = "mark"
-    retries: int = 1  # re-run an attempt that ended in an infrastructure error, on a fresh agent
-    retry_errors_on_resume: bool = True  # a resumed run re-does attempts whose status is "error"
+    # PutnamBench answer placeholders (`data.putnambench`): "inline" puts upstream's answers into the statements
+    # (upstream's own rewrite, the leaderboard's with-answer track), "free" makes the prover write them.
+    answers: Literal["inline", "free"] = "inline"
+    # An attempt cut short by infrastructure (Lean crashed or ran out of memory, a timeout of the statement or of
+    # the gate, a dead worker) is an "error" with its cause, never a final "failed": it is tried again at once
+    # on a fresh agent `retries` times, and by resumed runs (`retry_errors_on_resume`) until it has been tried
+    # `max_tries` times in all; after that it stays an error (reported apart, never counted as failed).
+    retries: int = 1
+    retry_errors_on_resume: bool = True
+    max_tries: int = 4
     # Generator calls from several workers within `batch_window_ms` are merged into one call (GPU batching).
     batch_generator_calls: bool = True
     batch_window_ms: float = 5.0
     max_batch_states: int = 64
+    # Write each attempt's search graph (failed edges included: training data for `prover data export`) to
+    # GRAPHS_DIR/<theorem>/<attempt>.json.gz; `prover batch --save-graphs` sets it to RUN_DIR/graphs.
+    graphs_dir: Path | None = None
     # SQLite `synchronous` of the results store: FULL survives power loss, NORMAL only process crashes.
     db_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     # Ray backend (`--ray auto|ADDRESS`)
@@ -62,3 +73,33 @@ class BatchConfig(BaseModel):
         if v < 1:
             raise ValueError("must be at least 1")
         return v
+
+
+class ExportConfig(BaseModel):
+    """Curation of `prover data export` (`data.export`); the ``[train.export]`` config section."""
+
+    model_config = {"extra": "forbid"}
+
+    # Held-out sets (BENCHMARK:SPLIT, BENCHMARK, or a .jsonl/.lean path): never in the output, checked.
+    holdout: list[str] = Field(default_factory=lambda: ["minif2f:test", "proofnet:test"])
+    valid_fraction: float = Field(0.02, ge=0.0, le=1.0)  # share of theorems (by name hash) in the valid split
+    file_format: Literal["jsonl", "parquet"] = "jsonl"
+    drop_automation_proofs: bool = True  # sft: drop theorems the automation portfolio alone proves
+    easy_solve_rate: float | None = Field(None, gt=0.0, le=1.0)  # sft: drop theorems solved this often (>= 2 tries)
+    # dpo: which failed siblings of a proof-path tactic count as rejected
+    dpo_negatives: list[Literal["error", "dead_end", "cycle", "unsound", "timeout"]] = Field(
+        default_factory=lambda: ["error", "dead_end", "unsound"]
+    )
+    max_pairs_per_state: int = Field(8, ge=1)
+    # sft: a tactic tried >= ineffective_min_tries times that reached a proved state in < ineffective_rate of
+    # its tries keeps at most ineffective_cap rows (None: no cap)
+    ineffective_rate: float = Field(0.05, ge=0.0, le=1.0)
+    ineffective_min_tries: int = Field(20, ge=1)
+    ineffective_cap: int | None = Field(1000, ge=1)
+    critic_distance_cap: int = Field(16, ge=1)  # critic label: -min(distance, cap); dead states -cap
+    # sft: with a scoring model (--ppl-model), drop rows below / above these perplexity quantiles
+    ppl_model: str | None = None
+    ppl_low: float = Field(0.05, ge=0.0, lt=1.0)
+    ppl_high: float = Field(0.95, gt=0.0, le=1.0)
+    ppl_batch_size: int = Field(16, ge=1)
+    ppl_device: str = "auto"

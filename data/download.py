@@ -1,4 +1,4 @@
-"""`prover data download minif2f|proofnet`: fetch the upstream sources and convert them to our JSONL.
+"""`prover data download NAME`: fetch a benchmark's pinned upstream sources and convert them to our JSONL.
 
 The project never ships benchmark data; this rebuilds, from the pinned upstream commits, the same JSONL
 files as ``../shared/benchmarks/`` (fields ``name, split, header, formal_statement, informal_statement,
@@ -10,6 +10,14 @@ informal_proof, source, lean_toolchain, known_issue``):
 * ProofNet: ``rahul3613/ProofNet-lean4`` (``proofnet_lean4.jsonl``, Lean 4 statements) with split,
   ``nl_statement`` and ``nl_proof`` from ``zhangir-azerbayev/ProofNet`` (``benchmark/{valid,test}.jsonl``);
   rows not in the original ProofNet (Cambridge Tripos) are left out.
+
+* PutnamBench: ``trishullab/PutnamBench`` (``lean4/src/*.lean``, one problem per file, with
+  ``informal/putnam.json`` for the informal statement, solution and tags) into ``putnambench_lean4.jsonl``
+  (``name, lean4_file, informal_statement, informal_solution, tags, source``); every file must read as a
+  problem (`data.putnambench.parse_problem`).
+* FormalMATH-Lite / -All: the Hugging Face datasets ``SphereLab/FormalMATH-Lite`` / ``-All`` through
+  `datasets` at a pinned revision, or offline from a local copy of the upstream file (``--from-file``),
+  into ``formalmath_lite.jsonl`` / ``formalmath_all.jsonl`` (upstream's fields plus ``provenance``).
 
 ``known_issue`` comes from `data.known_issues` (statements known to be false or vacuous at the pinned
 commits). Network access goes through one ``fetch(url) -> bytes`` function so the conversion is testable
@@ -60,6 +68,14 @@ MINIF2F_FORMAL = Repo("yangky11", "miniF2F-lean4", "5746b7d6c47855ce1294bed87329
 MINIF2F_INFORMAL = Repo("facebookresearch", "miniF2F", "e4f113090ad82d64f8ce064d2f55b613a9b6bded")
 PROOFNET_FORMAL = Repo("rahul3613", "ProofNet-lean4", "6deae98b38954dadf732746d023e8be65c56f246")
 PROOFNET_INFORMAL = Repo("zhangir-azerbayev", "ProofNet", "509ad79710ed4f46ff5c282ed5640c1aa9ac3f30")
+PUTNAMBENCH = Repo("trishullab", "PutnamBench", "3c9b9268ebd132d482938b8e9d242dd71fc1ebc0")
+# Hugging Face dataset -> pinned revision. Lite: the commit that uploaded FormalMATH_lite.json (the Hub resolves
+# short commit ids). All: no commit could be looked up from here, so `main`, and the commit it resolved to is
+# recorded in every row's provenance; pass --revision to pin it.
+FORMALMATH = {
+    "formalmath_lite": ("SphereLab/FormalMATH-Lite", "75e91a8"),
+    "formalmath_all": ("SphereLab/FormalMATH-All", "main"),
+}
 
 GITHUB = {"codeload": "https://codeload.github.com", "raw": "https://raw.githubusercontent.com"}
 
@@ -255,20 +271,168 @@ def download_proofnet(fetch: Fetch, bases: dict[str, str] | None = None) -> dict
 
 
 # ---------------------------------------------------------------------------------------------------
+# PutnamBench
+
+
+def convert_putnambench(
+    lean_files: dict[str, str], informal_json: str, toolchain: str = "", repo: Repo = PUTNAMBENCH
+) -> dict[str, list[dict[str, Any]]]:
+    """``lean4/src/NAME.lean`` texts + ``informal/putnam.json`` -> the rows of ``putnambench_lean4.jsonl``."""
+    from data.putnambench import PutnamError, parse_problem
+
+    try:
+        informal = {str(x.get("problem_name")): x for x in json.loads(informal_json) if isinstance(x, dict)}
+    except (json.JSONDecodeError, TypeError, AttributeError) as e:
+        raise DownloadError(f"{repo.slug}: informal/putnam.json is not a JSON list of problems ({e})") from e
+    rows = []
+    for rel in sorted(lean_files):
+        m = re.fullmatch(r"lean4/src/(.+)\.lean", rel)
+        if not m:
+            continue
+        name = m.group(1)
+        try:
+            parse_problem(lean_files[rel], name, f"{repo.slug}:{rel}")
+        except PutnamError as e:
+            raise DownloadError(str(e)) from e
+        info = informal.get(name, {})
+        rows.append(
+            {
+                "name": name,
+                "lean4_file": lean_files[rel],
+                "informal_statement": str(info.get("informal_statement", "")),
+                "informal_solution": info.get("informal_solution"),
+                "tags": list(info.get("tags") or []),
+                "source": {
+                    "repo": repo.slug,
+                    "commit": repo.commit,
+                    "path": rel,
+                    "license": "Apache-2.0 (lean4/LICENSE)",
+                    "lean_toolchain": toolchain,
+                },
+            }
+        )
+    if not rows:
+        raise DownloadError(f"{repo.slug}: no lean4/src/*.lean files in the archive")
+    return {"test": rows}
+
+
+def download_putnambench(fetch: Fetch, bases: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
+    bases = bases or _bases()
+    url = PUTNAMBENCH.tarball_url(bases)
+    files = _tar_members(fetch(url), url, r"lean4/src/[^/]+\.lean|lean4/lean-toolchain|informal/putnam\.json")
+    toolchain = files.pop("lean4/lean-toolchain", "").strip()
+    informal = files.pop("informal/putnam.json", None)
+    if informal is None:
+        raise DownloadError(f"{url}: no informal/putnam.json in the archive")
+    return convert_putnambench(files, informal, toolchain)
+
+
+# ---------------------------------------------------------------------------------------------------
+# FormalMATH (Hugging Face, through `datasets`)
+
+FORMALMATH_FIELDS = (
+    "source",
+    "refined_statement",
+    "theorem_names",
+    "autoformalization",
+    "compiler_feedback_bool",
+    "compiler_feedback",
+    "domain",
+    "solution",
+)
+
+
+def convert_formalmath(
+    records: Any, provenance: dict[str, Any], where: str
+) -> dict[str, list[dict[str, Any]]]:
+    """Dataset rows (upstream's fields) -> our rows: the fields kept, ``provenance`` added; every row must
+    read as a theorem (`data.formalmath.theorem_from_row`)."""
+    from data.formalmath import FormalMathError, theorem_from_row
+
+    rows = []
+    for i, rec in enumerate(records, 1):
+        if not isinstance(rec, dict) or not rec.get("autoformalization"):
+            raise DownloadError(f"{where}: row {i} has no 'autoformalization' (is this a FormalMATH file?)")
+        row = {k: rec.get(k) for k in FORMALMATH_FIELDS}
+        row["provenance"] = dict(provenance)
+        try:
+            theorem_from_row(row, f"{where}: row {i}")
+        except FormalMathError as e:
+            raise DownloadError(str(e)) from e
+        rows.append(row)
+    if not rows:
+        raise DownloadError(f"{where}: no rows")
+    return {"test": rows}
+
+
+def download_formalmath(
+    name: str, *, revision: str | None = None, from_file: Path | str | None = None, cache_dir: Path | str | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """FormalMATH ``name`` (``formalmath_lite`` / ``formalmath_all``) from the Hub at ``revision`` (default
+    pinned in `FORMALMATH`), or from ``from_file`` (a local ``.json``/``.jsonl``/``.parquet`` in the upstream
+    layout), read with `datasets` either way."""
+    import datasets
+
+    repo_id, pinned = FORMALMATH[name]
+    rev = revision or pinned
+    try:
+        if from_file is not None:
+            path = Path(from_file)
+            if not path.is_file():
+                raise DownloadError(f"{path}: no such file (the local copy of {repo_id})")
+            kind = "parquet" if path.suffix == ".parquet" else "json"
+            ds = datasets.load_dataset(kind, data_files=str(path), split="train", cache_dir=cache_dir)
+            prov: dict[str, Any] = {"upstream": repo_id, "file": path.name, "revision": revision or "local file"}
+            where = str(path)
+        else:
+            ds = datasets.load_dataset(repo_id, split="train", revision=rev, cache_dir=cache_dir)
+            prov = {"upstream": repo_id, "revision": rev, "commit": _hub_commit(repo_id, rev)}
+            where = f"{repo_id}@{rev}"
+    except DownloadError:
+        raise
+    except Exception as e:  # noqa: BLE001 - datasets/hub raise many kinds; the user gets one line
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        hint = (
+            " (no network? download the dataset file on a machine with access and pass it with --from-file)"
+            if from_file is None
+            else ""
+        )
+        raise DownloadError(f"cannot load {from_file or repo_id + '@' + rev}: {first}{hint}") from e
+    prov["license"] = "MIT (Hugging Face dataset card)"
+    return convert_formalmath(ds, prov, where)
+
+
+def _hub_commit(repo_id: str, revision: str) -> str | None:
+    """The commit ``revision`` resolves to on the Hub (None when it cannot be asked)."""
+    try:
+        from huggingface_hub import HfApi
+
+        return HfApi().dataset_info(repo_id, revision=revision).sha
+    except Exception:  # noqa: BLE001 - informational only
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------
 
 
 DOWNLOADERS: dict[str, Callable[..., dict[str, list[dict[str, Any]]]]] = {
     "minif2f": download_minif2f,
     "proofnet": download_proofnet,
+    "putnambench": download_putnambench,
 }
+HF_DOWNLOADERS = tuple(FORMALMATH)  # through `datasets`: take --revision / --from-file, not a fetch function
+NAMES = (*DOWNLOADERS, *HF_DOWNLOADERS)
 
 
 def write_rows(name: str, rows: dict[str, list[dict[str, Any]]], dest: Path) -> list[Path]:
-    """``dest/{name}_{split}.jsonl``, each written to a temporary file and renamed (never half-written)."""
+    """Each split's file (`data.benchmarks.benchmark_file`: the registered name, else ``{name}_{split}.jsonl``)
+    in ``dest``, written to a temporary file and renamed (never half-written)."""
+    from data.benchmarks import benchmark_file
+
     dest.mkdir(parents=True, exist_ok=True)
     paths = []
     for split, rs in rows.items():
-        path = dest / f"{name}_{split}.jsonl"
+        path = benchmark_file(name, split, dest)
         tmp = path.with_suffix(".jsonl.tmp")
         with tmp.open("w", encoding="utf-8") as f:
             for r in rs:
@@ -278,11 +442,25 @@ def write_rows(name: str, rows: dict[str, list[dict[str, Any]]], dest: Path) -> 
     return paths
 
 
-def download(name: str, dest: Path, fetch: Fetch | None = None) -> list[Path]:
-    """Fetch and convert benchmark ``name`` into ``dest``; returns the files written."""
-    if name not in DOWNLOADERS:
-        raise DownloadError(f"unknown benchmark {name!r}: `prover data download` knows {', '.join(DOWNLOADERS)}")
-    rows = DOWNLOADERS[name](fetch or http_fetch)
+def download(
+    name: str,
+    dest: Path,
+    fetch: Fetch | None = None,
+    *,
+    revision: str | None = None,
+    from_file: Path | str | None = None,
+    cache_dir: Path | str | None = None,
+) -> list[Path]:
+    """Fetch and convert benchmark ``name`` into ``dest``; returns the files written. ``revision`` and
+    ``from_file`` are for the Hugging Face datasets (`HF_DOWNLOADERS`)."""
+    if name not in NAMES:
+        raise DownloadError(f"unknown benchmark {name!r}: `prover data download` knows {', '.join(NAMES)}")
+    if name in HF_DOWNLOADERS:
+        rows = download_formalmath(name, revision=revision, from_file=from_file, cache_dir=cache_dir)
+    else:
+        if revision or from_file:
+            raise DownloadError(f"--revision / --from-file are for {', '.join(HF_DOWNLOADERS)}; {name} is pinned")
+        rows = DOWNLOADERS[name](fetch or http_fetch)
     try:
         return write_rows(name, rows, Path(dest))
     except OSError as e:

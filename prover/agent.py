@@ -15,11 +15,13 @@ the Lean environment (`prover.lean.repl_env.ReplEnv`), the tactic generator
 ``status`` says what happened —
 
 * ``proved``: the search found a proof and `LeanEnv.check` (the soundness gate) accepted the whole text;
-* ``failed``: no sound proof within the budgets, or the frontier ran out (``graph.stop_reason`` says which);
-* ``timeout``: Lean timed out outside the search's own tactic calls (elaborating the statement, or the
-  gate re-checking a proof);
-* ``error``: Lean rejected the statement (`LeanInputError`), crashed on it, kept crashing during the
-  search (``search.max_crashes``), or the generator / critic / retriever raised; ``error`` is one line.
+* ``failed``: no sound proof within the budgets, or the frontier ran out (``graph.stop_reason`` says which),
+  and nothing cut the search short;
+* ``error``: Lean rejected the statement (`LeanInputError`: ``error`` starts with `STATEMENT_REJECTED`), or
+  the attempt was cut short by infrastructure, so "not proved" would be a guess: Lean crashed (or was
+  killed for memory) on the statement or on any tactic of the search (that tactic's subtree was never
+  explored), Lean timed out elaborating the statement or re-checking a proof in the gate, or the generator /
+  critic / retriever raised. ``error`` is one line naming the cause; a batch redoes such attempts.
 
 It raises only for problems that would fail every theorem alike — `LeanSetupError` (no Lean / REPL),
 a component that cannot be built (`prover.errors.UserError` such as `ModelLoadError`, a bad config) —
@@ -30,14 +32,12 @@ server that stops answering, a critic error) ends only this attempt, with status
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import random
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
+from data.putnambench import instantiate_answers
 from prover.attempt import STATEMENT_REJECTED, ProofAttempt
 from prover.config import ProverConfig
 from prover.errors import UserError
@@ -80,14 +80,22 @@ class _Gate:
 
     def __call__(self, path: list[Edge]) -> bool:
         text = proof_text(self.theorem, [e.tactic for e in path])
+        try:  # an answer-free PutnamBench theorem: the text must define the answers (data.putnambench)
+            theorem, checked = instantiate_answers(self.theorem, text)
+        except UserError as e:
+            return self._reject(f"answer-free: {e}")
         try:
-            res = self.env.check(self.theorem, text)
+            res = self.env.check(theorem, checked)
         except LeanException as e:
             raise type(e)(f"soundness gate: {e}") from e
         if res.sound:
             self.text, self.result = text, res
             return True
-        reason = "; ".join(res.reasons) or "; ".join(m.data for m in res.messages if m.is_error) or "not sound"
+        return self._reject(
+            "; ".join(res.reasons) or "; ".join(m.data for m in res.messages if m.is_error) or "not sound"
+        )
+
+    def _reject(self, reason: str) -> bool:
         self.rejections.append(one_line(reason))
         log.info("soundness gate rejected a proof of %s: %s", self.theorem.name, one_line(reason))
         return False
@@ -188,7 +196,6 @@ class Agent:
             tactic_timeout=cfg.lean.timeout,
             critic=critic,
         )
-        seed_everything(generator, seed)
         gate = _Gate(env, theorem)
         try:
             result = searcher.search(
@@ -200,6 +207,7 @@ class Agent:
                 premises_k=cfg.retrieval.k if retriever is not None else 0,
                 progress=progress,
                 accept=gate,
+                seed=seed,
             )
         except Exception as e:  # noqa: BLE001 - one theorem's failure must not stop a batch
             return self._failed(attempt, e, t0, reraise=(LeanSetupError,))
@@ -212,9 +220,12 @@ class Agent:
             attempt.status = "proved"
             attempt.proof = gate.text
             attempt.lean_version = gate.result.lean_version if gate.result else None
-        elif st.stop_reason == "crashes":
+        elif st.crashes:
             attempt.status = "error"
-            attempt.error = f"Lean crashed {st.crashes} times during the search"
+            attempt.error = (
+                f"LeanCrashed: Lean crashed {st.crashes} time(s) during the search (the tactics it crashed on were "
+                f"not explored; stopped by: {st.stop_reason})"
+            )
         else:
             attempt.status = "failed"
         attempt.time = time.monotonic() - t0
@@ -227,8 +238,8 @@ class Agent:
             raise e
         if isinstance(e, LeanInputError):
             attempt.status, attempt.error = "error", one_line(f"{STATEMENT_REJECTED}: {e}")
-        elif isinstance(e, LeanTimeout):
-            attempt.status, attempt.error = "timeout", one_line(f"LeanTimeout: {e}")
+        elif isinstance(e, LeanTimeout):  # the statement or the gate: not a search budget
+            attempt.status, attempt.error = "error", one_line(f"LeanTimeout: {e}")
         elif isinstance(e, LeanCrashed):
             attempt.status, attempt.error = "error", one_line(f"LeanCrashed: {e}")
         else:
@@ -254,30 +265,3 @@ class Agent:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def seed_everything(generator: object, seed: int) -> None:
-    """Make sampling reproducible: Python's, NumPy's and torch's RNGs (when loaded), and the generator's
-    own (``set_seed(seed)`` if it has one, else a ``seed`` attribute)."""
-    random.seed(seed)
-    np = sys.modules.get("numpy")
-    if np is not None:
-        np.random.seed(seed % 2**32)
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.manual_seed(seed)
-    todo, seen = [generator], set()
-    while todo:  # wrappers (e.g. a model + automation portfolio) keep the model in ``.model``
-        g = todo.pop()
-        if id(g) in seen:
-            continue
-        seen.add(id(g))
-        set_seed = getattr(g, "set_seed", None)
-        if callable(set_seed):
-            set_seed(seed)
-        elif hasattr(g, "seed") and not callable(g.seed):
-            with contextlib.suppress(AttributeError):
-                g.seed = seed  # type: ignore[attr-defined]
-        inner = getattr(g, "model", None)
-        if inner is not None and hasattr(inner, "generate"):
-            todo.append(inner)

@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field, ValidationError
 from data.config import BatchConfig
 from prover.errors import UserError
 from prover.lean.config import LeanConfig
-from prover.models.config import GeneratorConfig
+from prover.models.config import GeneratorConfig, WholeConfig
+from prover.train.config import TrainConfig
 from retrieval.config import RetrievalConfig
 from search.config import SearchConfig
 
@@ -22,9 +23,11 @@ class ProverConfig(BaseModel):
 
     lean: LeanConfig = Field(default_factory=LeanConfig)
     generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
+    whole: WholeConfig = Field(default_factory=WholeConfig)  # whole-proof generator (whole / repair modes)
     search: SearchConfig = Field(default_factory=SearchConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
 
 
 def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from data.benchmarks import BENCHMARKS, load_benchmark_files, load_theorems
 from prover.errors import UserError
-from prover.lean.gate import find_declarations, mask_comments_and_strings
+from prover.lean.syntax import scan
 from prover.lean.types import Theorem
 
 # ---------------------------------------------------------------------------------------------------
@@ -43,48 +43,13 @@ def load_benchmark_theorem(benchmark: str, name: str, benchmark_dir: Path, split
 
 
 # ---------------------------------------------------------------------------------------------------
-# .lean files (declarations found by `prover.lean.gate`'s scanner, on text with comments and strings masked)
-
-
-def _statement_end(code: str, start: int) -> int | None:
-    """Index just after the top-level ``:=`` that ends the declaration's signature."""
-    depth = 0
-    i = start
-    n = len(code)
-    while i < n:
-        c = code[i]
-        if c in "([{⟨⦃":
-            depth += 1
-        elif c in ")]}⟩⦄":
-            depth = max(0, depth - 1)
-        elif depth == 0 and code.startswith(":=", i):
-            return i + 2
-        elif depth == 0 and c == "|" and code[i - 1] == "\n":
-            return None  # pattern-matching definition: no `:=`
-        i += 1
-    return None
-
-
-def _decl_start(text: str, code: str, kw_line_start: int) -> int:
-    """Move the declaration start back over a doc comment and attributes directly above it."""
-    start = kw_line_start
-    while True:
-        before = text[:start].rstrip()
-        if before.endswith("-/"):
-            j = before.rfind("/--")
-            if j >= 0 and code[j : len(before)].strip() == "":
-                start = j
-                continue
-        m = re.search(r"@\[[^\]]*\]\s*$", before)
-        if m:
-            start = m.start()
-            continue
-        return start
+# .lean files (declarations found by `prover.lean.syntax`, the project's Lean scanner)
 
 
 def load_file_theorem(path: Path, name: str) -> Theorem:
     """Theorem ``name`` of a ``.lean`` file: ``header`` = everything above its declaration (imports,
-    options, earlier lemmas it may use), ``statement`` = the declaration up to ``:= by``."""
+    options, earlier lemmas it may use), ``statement`` = the declaration (with its doc comment, attributes
+    and ``open … in`` prefixes) up to ``:= by``."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"file not found: {path}")
@@ -92,24 +57,21 @@ def load_file_theorem(path: Path, name: str) -> Theorem:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise UserError(f"{path}: cannot read it ({e})") from e
-    code = mask_comments_and_strings(text)
+    src = scan(text)
     names = []
-    for d in find_declarations(text):
-        if not d.is_theorem or d.name is None or d.name_span is None:
+    for d in src.declarations:
+        if not d.is_theorem or d.name is None or d.full_name is None:
             continue
-        decl = d.name
-        names.append(decl)
-        if name not in (decl, decl.split(".")[-1]) and not name.endswith("." + decl):
+        names.append(d.name)
+        if name not in (d.name, d.full_name, d.name.split(".")[-1]) and not name.endswith("." + d.name):
             continue
-        kw_line = code.rfind("\n", 0, d.start) + 1
-        start = _decl_start(text, code, kw_line)
-        end = _statement_end(code, d.name_span[1])
-        line = text.count("\n", 0, d.start) + 1
-        if end is None:
+        line = src.line_col(d.keyword)[0]
+        if d.delimiter != ":=" or d.delimiter_span is None:
             raise UserError(f"{path}:{line}: cannot find the ':=' that ends the statement of {name!r}")
-        statement = text[start:end].rstrip() + " by"
+        start = d.outer_start
+        statement = text[start : d.delimiter_span[1]].rstrip() + " by"
         header = text[:start].rstrip() + "\n" if text[:start].strip() else ""
-        return Theorem(name=decl, statement=statement, header=header, source=f"{path}:{line}")
+        return Theorem(name=d.name, statement=statement, header=header, source=f"{path}:{line}")
     hint = f"; it declares {', '.join(names[:10])}" if names else "; it declares no theorem or lemma"
     raise UserError(f"theorem {name!r} not found in {path}{hint}")
 

@@ -56,13 +56,14 @@ def build_retriever(cfg: RetrievalConfig) -> Retriever | None:
         if index_dir is None:
             raise UserError("dense retrieval needs retrieval.index_dir with an index built by `prover index build`")
         return DenseRetriever.load(index_dir / "dense", corpus, model=cfg.model, device=cfg.device,
-                                   with_statement=cfg.query_with_statement)
+                                   with_statement=cfg.query_with_statement, prior_weight=cfg.prior_weight)
     from retrieval.bm25 import BM25Retriever
 
-    r = BM25Retriever.load(index_dir / "bm25", corpus, with_statement=cfg.query_with_statement) if index_dir else None
+    r = BM25Retriever.load(index_dir / "bm25", corpus, with_statement=cfg.query_with_statement,
+                           prior_weight=cfg.prior_weight) if index_dir else None
     if r is None:
         log.info("building the BM25 index over %d premises", len(corpus))
-        r = BM25Retriever.build(corpus, with_statement=cfg.query_with_statement)
+        r = BM25Retriever.build(corpus, with_statement=cfg.query_with_statement, prior_weight=cfg.prior_weight)
         if index_dir is not None:
             try:
                 r.save(index_dir / "bm25")

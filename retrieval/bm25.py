@@ -1,4 +1,8 @@
-"""BM25 baseline on ``bm25s``: Lean-aware tokens, scores masked to accessible premises."""
+"""BM25 on ``bm25s``: Lean-aware tokens, scores masked to accessible premises, plus the usage prior.
+
+Candidates are the accessible premises sharing at least one token with the query; the premise-usage prior
+(`retrieval.prior`, weight ``prior_weight``) re-ranks them.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import numpy as np
 
 from retrieval.base import Premise
 from retrieval.corpus import Corpus
+from retrieval.prior import DEFAULT_BM25_WEIGHT
 from retrieval.search_util import AccessCache, top_k
 from retrieval.text import lean_tokens, premise_text, query_text
 
@@ -20,10 +25,13 @@ log = logging.getLogger(__name__)
 class BM25Retriever:
     """``retrieve(state, theorem, k)``: the ``k`` best-scoring accessible premises (positive scores only)."""
 
-    def __init__(self, corpus: Corpus, bm25: Any, with_statement: bool = False) -> None:
+    def __init__(self, corpus: Corpus, bm25: Any, with_statement: bool = False, prior_weight: float | None = None,
+                 prior: np.ndarray | None = None) -> None:
         self.corpus = corpus
         self.bm25 = bm25
         self.with_statement = with_statement
+        self.prior_weight = DEFAULT_BM25_WEIGHT if prior_weight is None else float(prior_weight)
+        self._prior = prior
         self._vocab: dict[str, int] = bm25.vocab_dict
         self._access = AccessCache(corpus)
 
@@ -42,17 +50,18 @@ class BM25Retriever:
         model.index(docs, show_progress=progress)
         return cls(corpus, model, **kw)
 
-    def save(self, out_dir: Path) -> None:
+    def save(self, out_dir: Path, extra_meta: dict[str, Any] | None = None) -> None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         self.bm25.save(str(out_dir), show_progress=False)
-        (out_dir / "meta.json").write_text(
-            json.dumps({"fingerprint": self.corpus.meta.get("fingerprint"), "num_premises": len(self.corpus)})
-        )
+        meta = {"fingerprint": self.corpus.meta.get("fingerprint"), "num_premises": len(self.corpus),
+                "prior_weight": self.prior_weight, **(extra_meta or {})}
+        (out_dir / "meta.json").write_text(json.dumps(meta))
 
     @classmethod
-    def load(cls, in_dir: Path, corpus: Corpus, **kw: Any) -> BM25Retriever | None:
-        """The saved index, or ``None`` when it is missing or belongs to another corpus."""
+    def load(cls, in_dir: Path, corpus: Corpus, prior_weight: float | None = None, **kw: Any) -> BM25Retriever | None:
+        """The saved index, or ``None`` when it is missing or belongs to another corpus. ``prior_weight=None``:
+        the weight chosen when the index was built."""
         import bm25s
 
         in_dir = Path(in_dir)
@@ -63,7 +72,9 @@ class BM25Retriever:
         if meta.get("num_premises") != len(corpus) or meta.get("fingerprint") != corpus.meta.get("fingerprint"):
             return None
         model = bm25s.BM25.load(str(in_dir), show_progress=False)
-        return cls(corpus, model, **kw)
+        if prior_weight is None:
+            prior_weight = meta.get("prior_weight")
+        return cls(corpus, model, prior_weight=prior_weight, **kw)
 
     # -- retrieval -----------------------------------------------------------------------------------------
 
@@ -73,11 +84,25 @@ class BM25Retriever:
             return np.zeros(len(self.corpus), dtype=np.float32)
         return np.asarray(self.bm25.get_scores_from_ids(ids), dtype=np.float32)
 
-    def retrieve_indices(self, query: str, mask: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def full_scores(self, query: str) -> np.ndarray:
+        """Raw BM25 score of every corpus premise (no prior, no mask)."""
+        return self.scores(query)
+
+    @property
+    def prior(self) -> np.ndarray:
+        if self._prior is None:
+            self._prior = self.corpus.prior
+        return self._prior
+
+    def retrieve_indices(self, query: str, mask: np.ndarray | None, k: int,
+                         prior_weight: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         s = self.scores(query)
         valid = s > 0
         if mask is not None:
             valid &= mask
+        w = self.prior_weight if prior_weight is None else prior_weight
+        if w:
+            s = s + w * self.prior
         return top_k(s, valid, k)
 
     def retrieve(self, state: str, theorem: object | None, k: int) -> list[Premise]:

@@ -28,3 +28,6 @@ class RetrievalConfig(BaseModel):
     max_length: int = 256  # encoder tokens per premise / query
     batch_size: int = 64  # premises per embedding batch
     query_with_statement: bool = False  # query = goal state + theorem statement
+    # Weight of the premise-usage prior (retrieval/prior.py) added to the retriever's score; None = the weight
+    # `prover index build` chose on the corpus's validation split (stored with the index); 0 turns it off.
+    prior_weight: float | None = Field(default=None, ge=0)

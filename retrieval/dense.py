@@ -8,7 +8,9 @@
   for large corpora — over all corpus premises or a subset (``ids``); saved as ``index.faiss`` + ``ids.npy`` +
   ``meta.json`` next to the corpus.
 * `DenseRetriever`: ``retrieve(state, theorem, k)`` = top-k by cosine among the premises accessible to
-  ``theorem`` (a faiss ``IDSelectorBitmap`` restricts the search, so inaccessible premises never come back).
+  ``theorem`` (a faiss ``IDSelectorBitmap`` restricts the search, so inaccessible premises never come back),
+  plus the premise-usage prior (`retrieval.prior`, weight ``prior_weight``): exact for ``flat``; ``hnsw`` /
+  ``ivf`` re-rank their cosine top ``4k``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import numpy as np
 from prover.errors import UserError
 from retrieval.base import Premise
 from retrieval.corpus import Corpus
+from retrieval.prior import DEFAULT_DENSE_WEIGHT
 from retrieval.search_util import AccessCache, top_k
 from retrieval.text import premise_text, query_text
 
@@ -194,21 +197,38 @@ class DenseIndex:
         meta = json.loads((in_dir / "meta.json").read_text())
         return cls(index, ids, meta)
 
-    def search(self, q: np.ndarray, k: int, row_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` rows for one query among rows where ``row_mask`` (all rows if ``None``): (rows, scores)."""
-        import faiss
-
+    def search(self, q: np.ndarray, k: int, row_mask: np.ndarray | None = None,
+               bonus: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` rows for one query among rows where ``row_mask`` (all rows if ``None``) by cosine plus
+        ``bonus`` (one value per row, e.g. the weighted usage prior): (rows, scores)."""
         q = np.ascontiguousarray(q.reshape(1, -1), dtype=np.float32)
         n = self.index.ntotal
         k = min(k, n)
         if k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         kind = self.meta.get("index_type", "flat")
-        if kind == "flat" and row_mask is not None:
+        if kind == "flat" and (row_mask is not None or bonus is not None):
             # exact search: score everything once, mask in numpy (as fast as faiss' flat scan, and exact top-k)
-            emb = self._flat_matrix()
-            s = emb @ q[0]
-            return top_k(s, row_mask, k)
+            s = self.scores(q[0])
+            if bonus is not None:
+                s = s + bonus
+            return top_k(s, row_mask if row_mask is not None else np.ones(n, dtype=bool), k)
+        if bonus is None:
+            return self._faiss_search(q, k, row_mask, kind)
+        rows, scores = self._faiss_search(q, min(n, max(4 * k, k + 100)), row_mask, kind)
+        scores = scores + bonus[rows]
+        order = np.lexsort((rows, -scores))[:k]
+        return rows[order], scores[order]
+
+    def scores(self, q: np.ndarray) -> np.ndarray:
+        """Cosine of ``q`` with every row (flat indexes only)."""
+        return self._flat_matrix() @ np.asarray(q, dtype=np.float32).reshape(-1)
+
+    def _faiss_search(self, q: np.ndarray, k: int, row_mask: np.ndarray | None,
+                      kind: str) -> tuple[np.ndarray, np.ndarray]:
+        import faiss
+
+        n = self.index.ntotal
         params = None
         bitmap = None
         if row_mask is not None:
@@ -250,11 +270,16 @@ class DenseIndex:
 class DenseRetriever:
     """Dense retrieval: ``retrieve(state, theorem, k)`` → top-k accessible premises by cosine similarity."""
 
-    def __init__(self, corpus: Corpus, encoder: Encoder, index: DenseIndex, with_statement: bool = False) -> None:
+    def __init__(self, corpus: Corpus, encoder: Encoder, index: DenseIndex, with_statement: bool = False,
+                 prior_weight: float | None = None, prior: np.ndarray | None = None) -> None:
         self.corpus = corpus
         self.encoder = encoder
         self.index = index
         self.with_statement = with_statement
+        if prior_weight is None:
+            prior_weight = index.meta.get("prior_weight", DEFAULT_DENSE_WEIGHT)
+        self.prior_weight = float(prior_weight)
+        self._prior = prior
         self.style = index.meta.get("premise_style", "plain")
         self._access = AccessCache(corpus)
         self._full = len(index.ids) == len(corpus) and bool(np.all(index.ids == np.arange(len(corpus))))
@@ -269,6 +294,7 @@ class DenseRetriever:
         batch_size: int = 64,
         progress: bool = False,
         with_statement: bool = False,
+        prior_weight: float | None = None,
     ) -> DenseRetriever:
         ids = np.arange(len(corpus)) if ids is None else np.asarray(ids, dtype=np.int64)
         style = premise_style_for(encoder.name)
@@ -285,14 +311,17 @@ class DenseRetriever:
             "embed_seconds": t_embed,
         }
         index = DenseIndex.from_embeddings(emb, ids, index_type, meta)
-        return cls(corpus, encoder, index, with_statement=with_statement)
+        return cls(corpus, encoder, index, with_statement=with_statement, prior_weight=prior_weight)
 
     def save(self, out_dir: Path) -> None:
+        self.index.meta["prior_weight"] = self.prior_weight
         self.index.save(out_dir)
 
     @classmethod
     def load(cls, in_dir: Path, corpus: Corpus, model: str | None = None, device: str = "auto",
-             with_statement: bool = False, encoder: Encoder | None = None) -> DenseRetriever:
+             with_statement: bool = False, encoder: Encoder | None = None,
+             prior_weight: float | None = None) -> DenseRetriever:
+        """The saved index; ``prior_weight=None``: the weight chosen when it was built."""
         index = DenseIndex.load(in_dir)
         if index.meta.get("num_premises_corpus") != len(corpus) or (
             index.meta.get("fingerprint") != corpus.meta.get("fingerprint")
@@ -306,15 +335,34 @@ class DenseRetriever:
         if encoder is None:
             encoder = Encoder(model or index.meta.get("model"), device=device,
                               max_length=int(index.meta.get("max_length", 256)))
-        return cls(corpus, encoder, index, with_statement=with_statement)
+        return cls(corpus, encoder, index, with_statement=with_statement, prior_weight=prior_weight)
+
+    @property
+    def prior(self) -> np.ndarray:
+        """The usage prior of the indexed rows."""
+        if self._prior is None:
+            p = self.corpus.prior
+            self._prior = p if self._full else p[self.index.ids]
+        return self._prior
+
+    def full_scores(self, query: str) -> np.ndarray:
+        """Cosine of ``query`` with every corpus premise (``-inf`` for premises not indexed); flat indexes only."""
+        s = self.index.scores(self.embed_query(query))
+        if self._full:
+            return s
+        out = np.full(len(self.corpus), -np.inf, dtype=np.float32)
+        out[self.index.ids] = s
+        return out
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.encoder.encode([text], batch_size=1)[0]
 
-    def retrieve_indices(self, query: str, mask: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def retrieve_indices(self, query: str, mask: np.ndarray | None, k: int,
+                         prior_weight: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         q = self.embed_query(query)
         row_mask = None if mask is None else (mask if self._full else mask[self.index.ids])
-        rows, scores = self.index.search(q, k, row_mask)
+        w = self.prior_weight if prior_weight is None else prior_weight
+        rows, scores = self.index.search(q, k, row_mask, bonus=w * self.prior if w else None)
         return self.index.ids[rows], scores
 
     def retrieve(self, state: str, theorem: object | None, k: int) -> list[Premise]:

@@ -64,8 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--save-every", type=int, default=d.save_every)
     tr.add_argument("--log-every", type=int, default=d.log_every)
     tr.add_argument("--no-bf16", action="store_true", help="no bf16 autocast on CUDA")
+    tr.add_argument("--threads", type=int, help="CPU threads for torch (e.g. 1 on a shared machine)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     if args.index_dir is not None:
         corpus = Corpus.load(args.index_dir)

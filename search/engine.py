@@ -15,7 +15,6 @@ environment, the generator or the critic propagates to the caller.
 from __future__ import annotations
 
 import copy
-import inspect
 import logging
 import math
 import time
@@ -25,30 +24,13 @@ from typing import Any, Protocol
 
 from prover.lean.env import LeanEnv
 from prover.lean.types import LeanCrashed, LeanError, LeanTimeout, ProofFinished, TacticState, Theorem
-from prover.models import base as _models_base
-from prover.models.base import Candidate, Critic, TacticGenerator
+from prover.models.base import Candidate, Critic, StepContext, TacticGenerator
 from retrieval.base import Premise, Retriever
 from search.config import SearchConfig
 from search.graph import Edge, Node, SearchGraph
 from search.proof_text import normalize_tactic
 
 log = logging.getLogger(__name__)
-
-# Generators of `prover.models` accept ``contexts=[StepContext(theorem_name, proof_before)]`` for prompt
-# formats that show the theorem name and the tactics so far (InternLM2.5-StepProver).
-_StepContext = getattr(_models_base, "StepContext", None)
-
-
-def accepts_contexts(generator: object) -> bool:
-    """Does ``generator.generate`` take a ``contexts`` keyword?"""
-    if _StepContext is None:
-        return False
-    try:
-        params = inspect.signature(generator.generate).parameters  # type: ignore[attr-defined]
-    except (TypeError, ValueError, AttributeError):
-        return False
-    return "contexts" in params
-
 
 STOP_REASONS = ("proved", "expansions", "lean_calls", "time", "exhausted", "depth", "crashes", "unsound")
 
@@ -192,9 +174,11 @@ class ProofSearch:
         premises_k: int = 0,
         progress: ProgressFn | None = None,
         accept: AcceptFn | None = None,
+        seed: int | None = None,
     ) -> SearchResult:
         """Search for a proof of ``root``. ``accept(path)`` is called when the root becomes proved; if it
-        returns False, the path's last edge is marked ``unsound`` and the search goes on."""
+        returns False, the path's last edge is marked ``unsound`` and the search goes on. ``seed`` goes to
+        the generator with every state (`StepContext.seed`)."""
         cfg = self.config
         t0 = self.clock()
         graph = SearchGraph(root, theorem=theorem.name if theorem is not None else None)
@@ -207,7 +191,7 @@ class ProofSearch:
         stats = SearchStats()
         frontier = self.make_frontier(graph)
         frontier.add([graph.root])
-        run = _Run(self, env, generator, graph, frontier, stats, t0, theorem, retriever, premises_k, accept)
+        run = _Run(self, env, generator, graph, frontier, stats, t0, theorem, retriever, premises_k, accept, seed)
         stop: str | None = None
         while stop is None:
             stop = run.budget_stop(round_start=True)
@@ -260,6 +244,7 @@ class _Run:
         retriever: Retriever | None,
         premises_k: int,
         accept: AcceptFn | None,
+        seed: int | None,
     ) -> None:
         self.s = search
         self.cfg = search.config
@@ -276,7 +261,8 @@ class _Run:
         self.accept = accept
         self.use_mean = self.cfg.tactic_score == "mean"
         self.deadline = None if self.cfg.time_limit is None else t0 + self.cfg.time_limit
-        self.contexts = accepts_contexts(generator)
+        self.seed = seed
+        self.name = theorem.name if theorem is not None else ""
 
     def budget_stop(self, round_start: bool = False) -> str | None:
         cfg, st = self.cfg, self.stats
@@ -309,12 +295,10 @@ class _Run:
         premises = self.premises(batch)
         t = self.clock()
         states = [n.pp for n in batch]
-        if self.contexts:
-            name = self.theorem.name if self.theorem is not None else ""
-            contexts = [_StepContext(name, tuple(e.tactic for e in self.graph.best_path(n))) for n in batch]
-            cands = self.generator.generate(states, premises, self.s.num_tactics, contexts=contexts)  # type: ignore[call-arg]
-        else:
-            cands = self.generator.generate(states, premises, self.s.num_tactics)
+        contexts = [
+            StepContext(self.name, tuple(e.tactic for e in self.graph.best_path(n)), self.seed) for n in batch
+        ]
+        cands = self.generator.generate(states, premises, self.s.num_tactics, contexts=contexts)
         st.generate_time += self.clock() - t
         st.generate_calls += 1
         if len(cands) != len(batch):

@@ -21,14 +21,16 @@ Export: `SearchGraph.to_json` / `from_json` (a plain dict, stable field names) a
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from prover.lean.types import TacticState
+from retrieval.base import Premise
 
 NodeStatus = Literal["open", "proved", "failed"]
 EdgeKind = Literal["ok", "proved", "error", "timeout", "crash", "unsound"]
@@ -124,6 +126,8 @@ class Node:
             "proof_edge": self.proof_edge.id if self.proof_edge is not None else None,
             "created": round(self.created, 6),
             "expanded_at": None if self.expanded_at is None else round(self.expanded_at, 6),
+            # The premises the generator was shown for this state (training data renders the same prompt).
+            **({"premises": [asdict(p) for p in self.extra["premises"]]} if self.extra.get("premises") else {}),
         }
 
 
@@ -366,7 +370,13 @@ class SearchGraph:
         }
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n")
+        """Write `to_json`; gzip-compressed when ``path`` ends in ``.gz``."""
+        path = Path(path)
+        if path.suffix == ".gz":
+            with gzip.open(path, "wt", encoding="utf-8") as f:
+                json.dump(self.to_json(), f, ensure_ascii=False)
+        else:
+            path.write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n")
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SearchGraph:
@@ -398,6 +408,8 @@ class SearchGraph:
             )
             if nj.get("state_id") is not None:
                 n.extra["state_id"] = nj["state_id"]
+            if nj.get("premises"):
+                n.extra["premises"] = [Premise(**p) for p in nj["premises"]]
             g.nodes.append(n)
             if n.id != cls.DONE_ID:
                 g.by_pp[n.pp] = n
@@ -438,7 +450,12 @@ class SearchGraph:
 
     @classmethod
     def load(cls, path: str | Path) -> SearchGraph:
-        return cls.from_json(json.loads(Path(path).read_text()))
+        """Read a file written by `save` (plain or ``.gz``)."""
+        path = Path(path)
+        if path.suffix == ".gz":
+            with gzip.open(path, "rt", encoding="utf-8") as f:
+                return cls.from_json(json.load(f))
+        return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
 
     def to_networkx(self) -> Any:
         """A `networkx.MultiDiGraph`: state nodes by id (attribute ``kind="state"``), the terminal

@@ -34,7 +34,7 @@ def no_env(config: ProverConfig, pool: Any) -> NoEnv:
 
 
 class NoGenerator:
-    def generate(self, states: Any, premises: Any = None, n: int = 8, **kw: Any) -> list[list[Any]]:
+    def generate(self, states: Any, premises: Any = None, n: int = 8, *, contexts: Any = None) -> list[list[Any]]:
         return [[] for _ in states]
 
 
@@ -216,3 +216,39 @@ def demo_factory() -> Any:
 
     table = {f"a{i}": ["proved"] for i in range(10)}
     return AgentFactory(generator=no_generator, env=no_env, agent=OutcomeAgents(table))
+
+
+class PromptRecorder:
+    """Picklable generator builder for prompt tests: each built generator renders every state with the real
+    prompt renderer (``fmt``, default InternLM2.5's, which shows the theorem name and the tactics so far),
+    appends ``{"prompt", "seed"}`` as a JSON line to ``path`` (works across processes and Ray actors) and
+    proposes ``tactics`` for every state."""
+
+    def __init__(self, path: Path, tactics: list[str], fmt: str = "internlm25") -> None:
+        self.path, self.tactics, self.fmt = str(path), list(tactics), fmt
+
+    def __call__(self, config: ProverConfig) -> Any:
+        return _RecordingGenerator(self.path, self.tactics, self.fmt)
+
+
+class _RecordingGenerator:
+    def __init__(self, path: str, tactics: list[str], fmt: str) -> None:
+        from prover.models.prompts import get_format
+
+        self.path, self.tactics, self.format = path, tactics, get_format(fmt)
+
+    def generate(self, states: Any, premises: Any = None, n: int = 8, *, contexts: Any = None) -> list[list[Any]]:
+        from prover.models.base import Candidate
+
+        prompts = self.format.render_all(states, premises, contexts)
+        seeds = [c.seed if c is not None else None for c in contexts] if contexts else [None] * len(states)
+        with open(self.path, "a", encoding="utf-8") as f:
+            for p, s in zip(prompts, seeds, strict=True):
+                f.write(json.dumps({"prompt": p, "seed": s}) + "\n")
+        return [[Candidate(t, -(i + 1.0), -(i + 1.0), 1) for i, t in enumerate(self.tactics[:n])] for _ in states]
+
+
+def recorded_prompts(path: Path) -> set[tuple[str, int | None]]:
+    """The (prompt, seed) pairs a `PromptRecorder` wrote."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return {(r["prompt"], r["seed"]) for r in rows}

@@ -1,4 +1,4 @@
-"""In-process test tools: a scripted `LeanEnv`, a scripted `TacticGenerator` and a scripted `Critic`.
+"""In-process test tools: a scripted `LeanEnv`, `TacticGenerator`, `ProofGenerator` and `Critic`.
 
 They are test doubles (never defaults) for fast unit tests of search, the agent, batch runs and the
 CLI. `ScriptedEnv` reads the same script format as the REPL protocol double
@@ -38,7 +38,7 @@ from prover.lean.types import (
     TacticState,
     Theorem,
 )
-from prover.models.base import Candidate
+from prover.models.base import Candidate, ProofCandidate, ProofFeedback, StepContext
 from retrieval.base import Premise
 
 _STMT_NAME = re.compile(r"\b(?:theorem|lemma)\s+([^\s(:{\[]+)")
@@ -185,7 +185,8 @@ class ScriptedGenerator:
 
     Table values are lists of tactics or ``(tactic, logprob)`` pairs. Without a log-prob, candidate
     ``i`` gets ``-(i + 1)``. ``mean_logprob`` is the log-prob divided by the number of whitespace
-    tokens. Every call is recorded in ``calls``; `set_seed` records the seed in ``seeds``.
+    tokens. Every call is recorded in ``calls`` and its contexts in ``contexts``; ``seeds`` lists the distinct
+    seeds the contexts carried, in order of first appearance.
     """
 
     def __init__(
@@ -198,15 +199,23 @@ class ScriptedGenerator:
         self.default = list(default)
         self.fn = fn
         self.calls: list[tuple[list[str], Any, int]] = []
-        self.seeds: list[int] = []
-
-    def set_seed(self, seed: int) -> None:
-        self.seeds.append(seed)
+        self.contexts: list[Sequence[StepContext | None] | None] = []
+        self.seeds: list[int | None] = []
 
     def generate(
-        self, states: Sequence[str], premises: Sequence[Sequence[Premise]] | None, n: int
+        self,
+        states: Sequence[str],
+        premises: Sequence[Sequence[Premise]] | None,
+        n: int,
+        *,
+        contexts: Sequence[StepContext | None] | None = None,
     ) -> list[list[Candidate]]:
         self.calls.append((list(states), premises, n))
+        self.contexts.append(contexts)
+        for c in contexts or ():
+            seed = c.seed if c is not None else None
+            if seed not in self.seeds:
+                self.seeds.append(seed)
         out: list[list[Candidate]] = []
         for s in states:
             entries = self.fn(s) if self.fn is not None else self.table.get(s, self.default)
@@ -215,6 +224,48 @@ class ScriptedGenerator:
                 tac, lp = (e, -(i + 1.0)) if isinstance(e, str) else (e[0], float(e[1]))
                 k = max(1, len(tac.split()))
                 cands.append(Candidate(tac, lp, lp / k, k))
+            out.append(cands)
+        return out
+
+
+class ScriptedProofGenerator:
+    """A `ProofGenerator` answering from a table: theorem name -> answers (model output, with or without a
+    fenced Lean block); sample ``j`` of a call is answer ``j`` cycled (no answers: no candidates). With
+    feedback for a theorem, ``revisions[name]`` is used when present. A candidate's ``text`` is the last fenced
+    block (or the whole answer); no statement check. Every call is recorded in ``calls``.
+    """
+
+    def __init__(
+        self,
+        table: dict[str, Sequence[str]] | None = None,
+        revisions: dict[str, Sequence[str]] | None = None,
+        default: Sequence[str] = (),
+    ) -> None:
+        self.table = {k: list(v) for k, v in (table or {}).items()}
+        self.revisions = {k: list(v) for k, v in (revisions or {}).items()}
+        self.default = list(default)
+        self.calls: list[tuple[list[str], int, list[ProofFeedback | None] | None, int | None]] = []
+
+    def generate(
+        self,
+        theorems: Sequence[Theorem],
+        n: int,
+        *,
+        feedback: Sequence[ProofFeedback | None] | None = None,
+        seed: int | None = None,
+    ) -> list[list[ProofCandidate]]:
+        self.calls.append(([t.name for t in theorems], n, list(feedback) if feedback else None, seed))
+        out: list[list[ProofCandidate]] = []
+        for i, t in enumerate(theorems):
+            fb = feedback[i] if feedback else None
+            answers = (self.revisions.get(t.name) if fb is not None else None) or self.table.get(t.name, self.default)
+            cands = []
+            for j in range(n if answers else 0):
+                raw = answers[j % len(answers)]
+                blocks = re.findall(r"```(?:lean4?)?\n(.*?)```", raw, flags=re.S)
+                text = blocks[-1].strip() if blocks else raw.strip()
+                k = max(1, len(raw.split()))
+                cands.append(ProofCandidate(text, raw, -float(k), -1.0, 10, k, problem=None if text else "empty"))
             out.append(cands)
         return out
 

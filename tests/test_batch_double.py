@@ -55,24 +55,32 @@ def test_real_agent_on_the_double(tmp_path: Path) -> None:
     assert s.generator["calls"] <= s.generator["requests"]  # calls from the 2 workers were merged
 
 
-def test_repl_that_dies_repeatedly_is_an_error_and_the_batch_goes_on(tmp_path: Path) -> None:
-    script = double_script(2, 0, 0)
+def test_attempts_cut_short_by_a_dying_repl_are_errors_that_a_resume_redoes(tmp_path: Path) -> None:
+    """Every REPL process exits after 3 answers (a real dying subprocess, restarted each time). Nothing hangs;
+    no theorem a clean run proves is recorded as failed (before: 5 were, for good); each attempt the crashes
+    cut short is an error naming the cause, and a resume with a healthy REPL proves them."""
+    script = double_script(4, 2, 1)
     sp = write_script(tmp_path / "s.json", script)
-    # every REPL process exits after 3 answers: theorems still get done or recorded, nothing hangs
-    config = double_config(
-        sp,
-        **{
-            "lean.repl_command": [sys.executable, str(DOUBLE), "--script", str(sp), "--die-after", "3"],
-            "batch.attempts": 1,
-            "batch.workers": 2,
-        },
-    )
-    factory = AgentFactory(generator=ScriptedGenerators({}, default=["rfl"]))
-    s = BatchRunner(config, double_theorems(script), tmp_path / "run", factory=factory, progress=False).run()
-    assert s.ran == 3 and s.fatal is None
+    dying = [sys.executable, str(DOUBLE), "--script", str(sp), "--die-after", "3"]
+    config = double_config(sp, **{"lean.repl_command": dying, "batch.workers": 2, "batch.retries": 0})
+    factory = AgentFactory(generator=ScriptedGenerators({}, default=["rfl", "constructor", "all_goals assumption"]))
+    thms = double_theorems(script)
+    s = BatchRunner(config, thms, tmp_path / "run", factory=factory, progress=False).run()
+    assert s.ran == len(thms) and s.fatal is None
     with ResultStore.in_run_dir(tmp_path / "run", readonly=True) as store:
-        statuses = {r["theorem"]: r["status"] for r in store.attempts()}
-    assert set(statuses) == {"easy_0", "easy_1", "bad_statement"}
+        rows = {r["theorem"]: r for r in store.attempts()}
+    provable = {n for n in rows if n.startswith(("easy", "two"))}
+    assert {rows[n]["status"] for n in provable} <= {"proved", "error"}
+    cut = {n for n in provable if rows[n]["status"] == "error"}
+    assert cut and all(rows[n]["error"].startswith("LeanCrashed") for n in cut)
+
+    healthy = double_config(sp, **{"batch.workers": 2})
+    s2 = BatchRunner(healthy, thms, tmp_path / "run", factory=factory, progress=False, force=True).run()
+    assert s2.todo == s2.redone_errors >= len(cut)
+    with ResultStore.in_run_dir(tmp_path / "run", readonly=True) as store:
+        after = {r["theorem"]: r for r in store.attempts()}
+    assert all(after[n]["status"] == "proved" for n in provable)
+    assert all(after[n]["tries"] == 2 for n in cut)  # the count goes on across sessions
 
 
 def _cli_args(sp: Path, bench: Path, out: Path, *extra: str) -> list[str]:
@@ -228,3 +236,59 @@ def test_sigterm_stops_cleanly_and_keeps_results(tmp_path: Path) -> None:
     assert "interrupted after" in stderr and "rerun the same command to resume" in stderr
     assert (out / "report.html").is_file() and "theorems, 2 attempt(s) each" in stdout
     assert _count(out / "results.sqlite") >= 3
+
+
+def test_batch_and_prove_send_the_generator_identical_prompts_and_seeds(tmp_path: Path) -> None:
+    """With 2 workers the generator sits behind `BatchingGenerator`, which merges the calls of both workers;
+    every state must still reach the model with its own theorem name, tactics so far and attempt seed, as in
+    a single `prove` (the InternLM2.5 prompt shows NAME and PROOF_BEFORE)."""
+    from batch_fakes import PromptRecorder, recorded_prompts
+
+    from prover.agent import Agent
+
+    script = double_script(2, 3, 1)
+    sp = write_script(tmp_path / "s.json", script)
+    config = double_config(
+        sp, **{"batch.attempts": 2, "batch.workers": 2, "batch.seed": 10, "batch.batch_window_ms": 200}
+    )
+    tactics = ["rfl", "constructor", "all_goals assumption"]
+    thms = double_theorems(script)
+
+    single = tmp_path / "prove.jsonl"
+    with Agent(config, generator=PromptRecorder(single, tactics)(config)) as agent:
+        for attempt in range(2):
+            for t in thms:
+                agent.prove(t, seed=10 + attempt)
+    batched = tmp_path / "batch.jsonl"
+    factory = AgentFactory(generator=PromptRecorder(batched, tactics))
+    s = BatchRunner(config, thms, tmp_path / "run", factory=factory, progress=False).run()
+    assert s.ran == 2 * len(thms) and s.generator["calls"] < s.generator["requests"]  # calls were merged
+    want = recorded_prompts(single)
+    assert {seed for _, seed in want} == {10, 11}
+    assert any("NAME: two_0\n" in p and "PROOF_BEFORE: constructor\n" in p for p, _ in want)
+    assert recorded_prompts(batched) == want
+
+
+@pytest.mark.slow
+def test_a_second_batch_on_the_same_run_dir_is_refused(tmp_path: Path) -> None:
+    """Two real `prover batch` processes on one --out: the second refuses in one line while the first runs
+    (before the lock, both ran every attempt); the first finishes the run alone."""
+    script = double_script(8, 0, 0, sleep=0.1)
+    sp = write_script(tmp_path / "s.json", script)
+    bench = _benchmark(tmp_path, script)
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-c", "from prover.cli import entry; entry()", *_cli_args(sp, bench, out)]
+    first = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while _count(out / "results.sqlite") < 1 and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert first.poll() is None, "the first run finished too early"
+    second = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 2
+    err = second.stderr.strip().splitlines()[-1]
+    assert err.startswith("prover batch: error: ") and f"in use by another `prover batch` (pid {first.pid} " in err
+    _, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr[-2000:]
+    with ResultStore.in_run_dir(out, readonly=True) as store:
+        assert store.count() == 2 * len(script["theorems"]) and len(store.sessions()) == 1

@@ -9,16 +9,18 @@ from pathlib import Path
 import pytest
 from batch_fakes import (
     OutcomeAgents,
-    ScriptedGenerators,
+    PromptRecorder,
     double_config,
     double_script,
     double_theorems,
     no_env,
     no_generator,
+    recorded_prompts,
     theorems,
     write_script,
 )
 
+from prover.agent import Agent
 from prover.batch.ray_backend import RayBackend
 from prover.batch.report import write_report
 from prover.batch.runner import AgentFactory, BatchRunner
@@ -109,7 +111,8 @@ def test_ray_real_agent_with_a_generator_actor(ray_cluster, tmp_path: Path) -> N
             "batch.ray_generator_gpus": 0,
         },
     )
-    factory = AgentFactory(generator=ScriptedGenerators({}, default=["rfl", "constructor", "all_goals assumption"]))
+    tactics = ["rfl", "constructor", "all_goals assumption"]
+    factory = AgentFactory(generator=PromptRecorder(tmp_path / "ray.jsonl", tactics))
     s = BatchRunner(
         cfg,
         double_theorems(script),
@@ -120,6 +123,11 @@ def test_ray_real_agent_with_a_generator_actor(ray_cluster, tmp_path: Path) -> N
     ).run()
     assert s.ran == 6 and s.fatal is None
     assert s.generator["requests"] >= 5 and s.generator["calls"] <= s.generator["requests"]
+    # the proxy and the actor's BatchingGenerator keep each state's context: prompts as in `prove`
+    with Agent(cfg, generator=PromptRecorder(tmp_path / "prove.jsonl", tactics)(cfg)) as agent:
+        for t in double_theorems(script):
+            agent.prove(t, seed=cfg.batch.seed)
+    assert recorded_prompts(tmp_path / "ray.jsonl") == recorded_prompts(tmp_path / "prove.jsonl")
     with ResultStore.in_run_dir(tmp_path / "run", readonly=True) as store:
         rows = {r["theorem"]: r for r in store.attempts()}
     assert {n for n, r in rows.items() if r["status"] == "proved"} == {"easy_0", "easy_1", "easy_2", "two_0"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -92,6 +93,22 @@ def test_worker_crash_is_retried_then_recorded(tmp_path: Path, monkeypatch) -> N
     assert rows[("a", 1)]["status"] == "proved" and rows[("c", 1)]["status"] == "failed"  # the batch went on
 
 
+def test_an_attempt_that_keeps_erring_is_redone_on_resume_until_max_tries(tmp_path: Path) -> None:
+    ov = {"batch.attempts": 1, "batch.workers": 1, "batch.retries": 1, "batch.max_tries": 3}
+    table = {"dead": ["raise"], "ok": ["proved"]}
+
+    def tries() -> int:
+        with ResultStore.in_run_dir(tmp_path, readonly=True) as store:
+            return {r["theorem"]: r["tries"] for r in store.attempts()}["dead"]
+
+    assert run(tmp_path, table=table, names=["dead", "ok"], **ov).todo == 2
+    assert tries() == 2  # this session: the try and its retry
+    s = run(tmp_path, table=table, names=["dead", "ok"], **ov)
+    assert (s.todo, s.redone_errors) == (1, 1) and tries() == 3  # one more, to max_tries in all
+    s = run(tmp_path, table=table, names=["dead", "ok"], **ov)
+    assert s.todo == 0 and tries() == 3  # given up: stays an error, never counted as failed
+
+
 def test_statement_errors_are_not_retried(tmp_path: Path) -> None:
     s = run(tmp_path, table={"x": ["rejected"]}, names=["x"], **{"batch.attempts": 1})
     assert s.counts == {"error": 1}
@@ -122,6 +139,35 @@ def test_config_change_is_refused_unless_forced(tmp_path: Path) -> None:
         force=True,
     )
     assert runner.run().fatal is None
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "shown"),
+    [
+        ("lean.timeout", 5.0, "lean.timeout: 60.0 -> 5.0"),
+        ("lean.allowed_axioms", ["propext"], "lean.allowed_axioms"),
+        ("lean.repl_command", ["my-repl"], "lean.repl_command: [] -> ['my-repl']"),
+        ("batch.seed", 3, "batch.seed: 0 -> 3"),
+    ],
+)
+def test_the_resume_guard_covers_lean_settings_and_the_seed(tmp_path: Path, key, value, shown) -> None:
+    run(tmp_path, names="ab", **{"batch.attempts": 1})
+    with pytest.raises(UserError, match=re.escape(shown)):
+        run(tmp_path, names="ab", **{"batch.attempts": 1, key: value})
+    # what only decides whether an attempt is cut short (redone as an error) may change
+    assert run(tmp_path, names="ab", **{"batch.attempts": 1, "lean.memory_limit_mb": 8000}).fatal is None
+
+
+def test_a_run_begun_before_the_guard_grew_resumes_and_adopts_it(tmp_path: Path) -> None:
+    from prover.batch.runner import config_fingerprint
+
+    run(tmp_path, names="ab", **{"batch.attempts": 1})
+    with ResultStore.in_run_dir(tmp_path) as store:  # as an earlier version stored it
+        old = {k: v for k, v in store.get_meta("fingerprint").items() if k not in ("lean", "batch")}
+        store.set_meta("fingerprint", old)
+    assert run(tmp_path, names="abc", **{"batch.attempts": 1}).todo == 1
+    with ResultStore.in_run_dir(tmp_path, readonly=True) as store:
+        assert store.get_meta("fingerprint") == config_fingerprint(cfg(**{"batch.attempts": 1}))
 
 
 def test_full_disk_holds_results_and_writes_them_later(tmp_path: Path, capsys) -> None:
@@ -171,9 +217,38 @@ def test_results_that_never_fit_are_dumped(tmp_path: Path, capsys) -> None:
 
     runner._on_row = on_row
     s = runner.run()
-    assert s.unsaved == 3 and s.unsaved_path
+    assert s.unsaved == 3 and Path(s.unsaved_path).parent == tmp_path
     lines = [json.loads(x) for x in Path(s.unsaved_path).read_text().splitlines()]
     assert sorted(r["theorem"] for r in lines) == ["a", "b", "c"]
+    # the next run (space is back) records them and redoes none of them
+    again = BatchRunner(
+        cfg(**{"batch.workers": 1, "batch.attempts": 1}), theorems(list("abc")), tmp_path, factory=factory(TABLE),
+        progress=False,
+    ).run()
+    assert again.todo == 0 and again.skipped_done == 3
+    assert "recorded 3 finished result(s) that a full disk had kept out" in capsys.readouterr().err
+    assert not Path(s.unsaved_path).exists()
+    with ResultStore.in_run_dir(tmp_path, readonly=True) as store:
+        assert {r["theorem"]: r["status"] for r in store.attempts()} == {"a": "proved", "b": "proved", "c": "failed"}
+
+
+def test_unsaved_rows_go_elsewhere_when_the_run_dir_takes_nothing(tmp_path: Path, monkeypatch) -> None:
+    """Where the run directory cannot take the file (here: not a directory), the rows go to a directory named
+    after the run's id in the user's cache, which a resume of that run reads."""
+    from prover.batch.store import dump_unsaved, import_unsaved
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where a directory should be")
+    rows = [AttemptRow("a", 0, "proved", proof="theorem a : True := by\n  trivial"), AttemptRow("b", 0, "failed")]
+    path = dump_unsaved(rows, blocked, "run123")
+    assert path is not None and path.parent == tmp_path / "cache" / "prover" / "unsaved" / "run123"
+    with path.open("a") as f:
+        f.write('{"theorem": "c", "attem')  # the line the full disk cut short is skipped (c is redone)
+    with ResultStore.in_run_dir(tmp_path / "run") as store:
+        assert import_unsaved(store, blocked, "run123") == 2
+        assert {(r["theorem"], r["status"]) for r in store.attempts()} == {("a", "proved"), ("b", "failed")}
+    assert not path.exists()
 
 
 def test_reports_are_written(tmp_path: Path) -> None:
@@ -212,10 +287,10 @@ class _CountingGenerator:
     def __init__(self) -> None:
         self.calls: list[int] = []
 
-    def generate(self, states, premises=None, n=8, **kw):
+    def generate(self, states, premises=None, n=8, *, contexts=None):
         self.calls.append(len(states))
         time.sleep(0.02)
-        return [[f"{s}:{n}:{(kw.get('contexts') or [None] * len(states))[i]}"] for i, s in enumerate(states)]
+        return [[f"{s}:{n}:{(contexts or [None] * len(states))[i]}"] for i, s in enumerate(states)]
 
 
 def test_batching_generator_merges_concurrent_calls() -> None:
@@ -241,7 +316,7 @@ def test_batching_generator_merges_concurrent_calls() -> None:
 
 def test_batching_generator_propagates_errors_and_respects_n() -> None:
     class Bad:
-        def generate(self, states, premises=None, n=8):
+        def generate(self, states, premises=None, n=8, *, contexts=None):
             raise ValueError("model exploded")
 
     g = BatchingGenerator(Bad(), callers=1, window=0.0)
@@ -268,3 +343,30 @@ def test_cli_with_a_custom_agent_factory(tmp_path: Path, capsys) -> None:
     assert "3 theorems, 2 attempt(s) each (6/6 done), solved 2" in out and "pass@1 66.7%" in out
     assert main([*args, "--agent-factory", "batch_fakes:nope"]) == 2
     assert "--agent-factory 'batch_fakes:nope'" in capsys.readouterr().err
+
+
+def test_a_report_file_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    import errno
+
+    from prover.batch.report import atomic_write
+
+    path = tmp_path / "report.json"
+    path.write_text('{"old": true}')
+    with pytest.raises(OSError), atomic_write(path) as f:
+        f.write('{"new": ')
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert path.read_text() == '{"old": true}' and sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+
+
+def test_report_on_a_run_dir_it_cannot_write_is_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
+    from prover.cli import main
+
+    run(tmp_path, names="ab", **{"batch.attempts": 1})
+
+    def refuse(path, newline=None):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("prover.batch.report.atomic_write", refuse)
+    assert main(["report", str(tmp_path), "--no-plots"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"prover report: error: cannot write the reports into {tmp_path}: Permission denied"

@@ -33,7 +33,10 @@ STATES = ["n : ℕ\n⊢ n + 0 = n", "⊢ True", "a b : ℝ\nh : a < b\n⊢ a ≤
 EOS = 256
 
 
-def tiny_t5():
+def tiny_t5(ends: bool = True):
+    """A random ByT5-style T5. With ``ends``, its generation config pushes EOS up with length (transformers'
+    ``exponential_decay_length_penalty``, saved with the model), so that outputs end at different lengths
+    (candidates that never end are dropped); log-probs stay the raw model's."""
     from transformers import ByT5Tokenizer, T5Config, T5ForConditionalGeneration
 
     torch.manual_seed(0)
@@ -54,6 +57,8 @@ def tiny_t5():
     with torch.no_grad():  # favour printable ASCII, so that tactics are not empty / whitespace only
         model.lm_head.weight.normal_(0, 0.2)
         model.lm_head.weight[3 + 33 : 3 + 127] *= 2.5
+    if ends:
+        model.generation_config.exponential_decay_length_penalty = (3, 1.6)
     return model, ByT5Tokenizer()
 
 
@@ -110,23 +115,24 @@ def check_logprobs(cands):
 def test_t5_reprover_generation(decoding):
     model, tok = tiny_t5()
     gen = HFGenerator(
-        model, tok, prompt_format="reprover", decoding=decoding, max_new_tokens=10, tactic_filter=no_filter()
+        model, tok, prompt_format="reprover", decoding=decoding, max_new_tokens=16, tactic_filter=no_filter()
     )
     out = gen.generate(STATES, None, 4)
     assert len(out) == 3
     for cands in out:
         assert 1 <= len(cands) <= 4
         check_logprobs(cands)
-        assert all(c.num_tokens <= 10 for c in cands)
+        assert all(c.num_tokens <= 16 for c in cands)
         assert [c.logprob for c in cands] == sorted((c.logprob for c in cands), reverse=True)  # reprover: by sum
         assert len({" ".join(c.tactic.split()) for c in cands}) == len(cands)
 
 
 def test_t5_beam_logprob_matches_transformers_beam_score():
     """With length_penalty 0, a beam's score in transformers is the sum of its token log-probs."""
-    model, tok = tiny_t5()
+    model, tok = tiny_t5(ends=False)
     gen = HFGenerator(model, tok, prompt_format="plain", decoding="beam", max_new_tokens=8, tactic_filter=no_filter())
-    cands = gen.generate([STATES[0]], None, 3)[0]
+    cands = [c for c in gen.complete([STATES[0]], 3)[0]]
+    assert len(cands) == 3 and not any(c.finished for c in cands)  # no EOS in 8 steps: all would be dropped
     enc = tok([STATES[0]], return_tensors="pt")
     ref = model.generate(
         **enc,
@@ -142,7 +148,8 @@ def test_t5_beam_logprob_matches_transformers_beam_score():
     texts = tok.batch_decode(ref.sequences, skip_special_tokens=True)
     by_text = {t.strip(): float(s) for t, s in zip(texts, ref.sequences_scores, strict=True)}
     for c in cands:
-        assert c.logprob == pytest.approx(by_text[c.tactic], abs=1e-4)
+        assert c.logprob == pytest.approx(by_text[c.text.strip()], abs=1e-4)
+    assert gen.generate([STATES[0]], None, 3) == [[]]
 
 
 @pytest.mark.parametrize("decoding", ["beam", "sample"])
@@ -228,9 +235,9 @@ def test_filters_apply_to_model_output():
 
 
 def test_prompt_formats_reach_the_model():
-    model, tok = tiny_gpt2()
+    model, tok = tiny_gpt2(eos_bias=1.3)
     gen = HFGenerator(
-        model, tok, prompt_format="internlm25", decoding="sample", max_new_tokens=6, tactic_filter=no_filter()
+        model, tok, prompt_format="internlm25", decoding="sample", max_new_tokens=24, tactic_filter=no_filter()
     )
     ctx = [StepContext("thm", ("intro x",))]
     assert gen.prompts(["⊢ p"], None, ctx)[0].startswith(
@@ -247,7 +254,7 @@ def test_prompt_formats_reach_the_model():
 
 def test_greedy_when_temperature_zero_and_edge_counts():
     model, tok = tiny_t5()
-    gen = HFGenerator(model, tok, decoding="sample", temperature=0.0, max_new_tokens=5, tactic_filter=no_filter())
+    gen = HFGenerator(model, tok, decoding="sample", temperature=0.0, max_new_tokens=16, tactic_filter=no_filter())
     assert len(gen.generate([STATES[0]], None, 4)[0]) == 1
     assert gen.generate([], None, 4) == []
     assert gen.generate(STATES, None, 0) == [[], [], []]
@@ -370,32 +377,38 @@ def test_build_critic_from_folder(tmp_path):
     assert critic.score(STATES[:1]) == pytest.approx(HFCritic(model, tok).score(STATES[:1]), abs=1e-4)
 
 
-def test_set_seed_makes_sampling_reproducible():
+def test_seeded_sampling_does_not_depend_on_what_else_is_in_the_call():
+    """A state's samples depend on its own context seed only (batch workers merge the calls of several
+    attempts into one), so an attempt is reproducible with any number of workers."""
     model, tok = tiny_t5()
-    gen = HFGenerator(model, tok, decoding="sample", max_new_tokens=8, tactic_filter=no_filter())
-    gen.set_seed(7)
-    a = gen.generate(STATES, None, 4)
-    gen.set_seed(7)
-    assert gen.generate(STATES, None, 4) == a
+    gen = HFGenerator(model, tok, decoding="sample", max_new_tokens=16, tactic_filter=no_filter())
+    alone = gen.generate(STATES[:1], None, 4, contexts=[StepContext(seed=7)])
+    torch.manual_seed(123)  # another thread used the global RNG meanwhile
+    merged = gen.generate(
+        [STATES[1], STATES[0]], None, 4, contexts=[StepContext(seed=99), StepContext(seed=7)]
+    )
+    assert merged[1] == alone[0] and alone[0]
+    other_seed = gen.generate(STATES[:1], None, 4, contexts=[StepContext(seed=8)])
+    assert other_seed[0] != alone[0]
 
 
 def test_out_of_memory_halves_the_batch_then_fails_clearly(monkeypatch):
     model, tok = tiny_t5()
-    gen = HFGenerator(model, tok, max_new_tokens=4, batch_size=8, tactic_filter=no_filter())
+    gen = HFGenerator(model, tok, max_new_tokens=16, batch_size=8, tactic_filter=no_filter())
     real = gen._generate_batch
     sizes = []
 
-    def fake(prompts, n):
+    def fake(prompts, n, special=True):
         sizes.append(len(prompts))
         if len(prompts) > 1:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return real(prompts, n)
+        return real(prompts, n, special)
 
     monkeypatch.setattr(gen, "_generate_batch", fake)
     out = gen.generate(STATES, None, 2)
     assert len(out) == 3 and all(out) and sizes[0] == 3 and sizes.count(1) == 3
 
-    def always(prompts, n):
+    def always(prompts, n, special=True):
         raise torch.OutOfMemoryError("CUDA out of memory")
 
     monkeypatch.setattr(gen, "_generate_batch", always)

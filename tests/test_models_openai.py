@@ -168,12 +168,13 @@ def test_chat_api(server):
     assert [c.tactic for c in out[0]] == ["linarith", "nlinarith [sq_nonneg (a - b)]"]
 
 
-def test_seed_is_sent(server):
-    gen = OpenAIGenerator(server.url, "m")
+def test_each_state_is_sent_with_its_own_seed(server):
+    gen = OpenAIGenerator(server.url, "m", seed=1)
     gen.generate(["⊢ r"], None, 1)
-    gen.set_seed(3)
-    gen.generate(["⊢ r"], None, 1)
-    assert "seed" not in server.requests[0][1] and server.requests[1][1]["seed"] == 3
+    gen.generate(["⊢ r", "⊢ s"], None, 1, contexts=[StepContext(seed=3), StepContext(seed=4)])
+    assert server.requests[0][1]["seed"] == 1  # no context: generator.seed
+    assert sorted(b["seed"] for _, b, _ in server.requests[1:]) == [3, 4]
+    assert "seed" not in OpenAIGenerator(server.url, "m")._body("p", 1)
 
 
 def test_beam_uses_vllm_extension(server):

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 from fakes import ScriptedEnv, ScriptedGenerator, ScriptedRetriever, theorem
 
 from prover.lean.types import TacticState
-from prover.models.base import Candidate
 from retrieval.base import Premise
 from search import build_search
 from search.best_first import BestFirstSearch
@@ -272,23 +269,14 @@ def test_retriever_premises_reach_the_generator() -> None:
     assert gen.calls[0][1] == [[prem[0]]]
 
 
-class ContextGenerator(ScriptedGenerator):
-    def __init__(self, *a, **kw) -> None:
-        super().__init__(*a, **kw)
-        self.contexts: list = []
-
-    def generate(self, states: Sequence[str], premises, n: int, *, contexts=None) -> list[list[Candidate]]:
-        self.contexts.append(contexts)
-        return super().generate(states, premises, n)
-
-
-def test_step_contexts_when_the_generator_takes_them() -> None:
-    gen = ContextGenerator(default=[("next", -0.1), ("fin", -2.0)])
+def test_every_state_goes_with_its_context_and_seed() -> None:
+    gen = ScriptedGenerator(default=[("next", -0.1), ("fin", -2.0)])
     env = ScriptedEnv(chain(5, prove_at=2))
-    res = build_search(SearchConfig()).search(env, env.start(theorem("c")), gen, theorem=theorem("c"))
+    res = build_search(SearchConfig()).search(env, env.start(theorem("c")), gen, theorem=theorem("c"), seed=5)
     assert res.proved
     last = gen.contexts[-1][0]
-    assert last.theorem_name == "c" and last.proof_before == ("next", "next")
+    assert last.theorem_name == "c" and last.proof_before == ("next", "next") and last.seed == 5
+    assert all(len(cs) == len(states) for cs, (states, _, _) in zip(gen.contexts, gen.calls, strict=True))
 
 
 def test_progress_callback() -> None:

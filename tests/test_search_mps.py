@@ -150,3 +150,18 @@ def test_mps_config_validation() -> None:
         MPSConfig(perspectives=["policy", "vibes"])
     with pytest.raises(ValidationError):
         MPSConfig(perspectives=[])
+
+
+def test_node_features_on_a_deep_chain_use_the_creating_path() -> None:
+    """Features of a node whose ancestors were never scored: filled in from the top without recursion (a
+    5000-deep chain), and "repeated" means the tactic occurred on the path, however far up."""
+    g = SearchGraph(TacticState.of_goals(["⊢ s0"], 0))
+    node = g.root
+    for i in range(1, 5001):
+        tactic = "simp" if i in (1, 5000) else f"t{i}"
+        _, node, _ = g.add_edge(node, tactic, "ok", TacticState.of_goals([f"⊢ s{i}"], i))
+    f = node_features(g, node)
+    assert (f.depth, f.repeats, f.cases) == (5000, 1, 0)
+    assert "simp" in f.tactics and len(f.tactics) == 4999  # shared, persistent: t2..t4999 and simp
+    mid = g.by_pp["⊢ s2500"]
+    assert mid.extra["features"].repeats == 0 and mid.extra["features"].depth == 2500

@@ -10,7 +10,8 @@
 * **The driver** (this process) owns the store: it hands each prover actor one job at a time, writes every
   row as it comes back, and resumes exactly like the local backend (finished attempts are never resent).
   A prover actor that dies (segfault, OOM kill, node lost) is restarted by Ray (``ray_max_restarts``) or
-  replaced; its job is resent up to ``batch.retries`` times, then recorded as ``error``.
+  replaced; its job is resent up to ``batch.retries`` times (``batch.max_tries`` in all), then recorded as
+  ``error``, which a resumed run redoes.
 
 The Lean project (``lean.project_dir``) and this package must be at the same paths on every node (a shared
 file system, as on most Slurm clusters); see ``scripts/ray_slurm_start.sh`` and ``scripts/slurm_batch.sbatch``.
@@ -20,11 +21,12 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from prover.batch.runner import (
@@ -35,10 +37,13 @@ from prover.batch.runner import (
     FatalError,
     Job,
     Worker,
+    last_try_of,
     one_line,
 )
 from prover.config import ProverConfig
 from prover.errors import UserError
+from prover.models.base import Candidate, StepContext
+from retrieval.base import Premise
 
 log = logging.getLogger(__name__)
 
@@ -52,19 +57,22 @@ def _ray() -> Any:
 
 
 class RayGeneratorProxy:
-    """A `TacticGenerator` that forwards ``generate`` to a generator actor."""
-
-    thread_safe = True  # each call is its own remote request
+    """A `TacticGenerator` that forwards ``generate`` (contexts included) to a generator actor."""
 
     def __init__(self, handle: Any) -> None:
         self.handle = handle
 
-    def generate(self, states: Any, premises: Any = None, n: int = 8, **kwargs: Any) -> Any:
+    def generate(
+        self,
+        states: Sequence[str],
+        premises: Sequence[Sequence[Premise]] | None = None,
+        n: int = 8,
+        *,
+        contexts: Sequence[StepContext | None] | None = None,
+    ) -> list[list[Candidate]]:
         ray = _ray()
-        return ray.get(self.handle.generate.remote(list(states), premises, n, kwargs))
-
-    def set_seed(self, seed: int) -> None:
-        """The remote generator is shared by many attempts: per-attempt seeds are not applied."""
+        ctx = list(contexts) if contexts is not None else None
+        return ray.get(self.handle.generate.remote(list(states), premises, n, ctx))
 
 
 class _GeneratorActor:
@@ -77,8 +85,14 @@ class _GeneratorActor:
             max_states=config.batch.max_batch_states,
         )
 
-    def generate(self, states: list[str], premises: Any, n: int, kwargs: dict[str, Any]) -> Any:
-        return self.gen.generate(states, premises, n, **kwargs)
+    def generate(
+        self,
+        states: list[str],
+        premises: Sequence[Sequence[Premise]] | None,
+        n: int,
+        contexts: list[StepContext | None] | None,
+    ) -> list[list[Candidate]]:
+        return self.gen.generate(states, premises, n, contexts=contexts)
 
     def stats(self) -> dict[str, int]:
         return {"calls": self.gen.calls, "states": self.gen.states, "requests": self.gen.requests}
@@ -171,8 +185,11 @@ class RayBackend(Backend):
         gen_of = [self._gens[i % n_gen] if n_gen else None for i in range(n)]
         self._actors = [self._new_prover(i, gen_of[i]) for i in range(n)]
 
-        todo: collections.deque[tuple[Job, int]] = collections.deque((j, 1) for j in jobs)
-        pending: dict[Any, tuple[int, Job, int, float]] = {}  # ref -> (actor index, job, tries, sent)
+        # (job, its try number, the last try this session may make: batch.retries more, batch.max_tries in all)
+        todo: collections.deque[tuple[Job, int, int]] = collections.deque(
+            (j, j.prior_tries + 1, last_try_of(j, self.config)) for j in jobs
+        )
+        pending: dict[Any, tuple[int, Job, int, int, float]] = {}  # ref -> (actor index, job, tries, last, sent)
         fatal: str | None = None
         deaths = [0] * n  # Ray restarts a dead actor up to ray_max_restarts times
         waits = [0] * n  # consecutive "actor unavailable" answers (it is restarting)
@@ -180,8 +197,8 @@ class RayBackend(Backend):
         def submit(i: int) -> None:
             if stop.is_set() or fatal or not todo:
                 return
-            job, tries = todo.popleft()
-            pending[self._actors[i].run.remote(job)] = (i, job, tries, time.time())
+            job, tries, last = todo.popleft()
+            pending[self._actors[i].run.remote(job)] = (i, job, tries, last, time.time())
 
         for i in range(n):
             submit(i)
@@ -189,7 +206,7 @@ class RayBackend(Backend):
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=self.poll)
                 for ref in ready:
-                    i, job, tries, sent = pending.pop(ref)
+                    i, job, tries, last, sent = pending.pop(ref)
                     try:
                         row = ray.get(ref)
                     except ActorUnavailableError as e:  # restarting: the job never ran there; resend it
@@ -197,12 +214,13 @@ class RayBackend(Backend):
                         if waits[i] > 600:
                             raise UserError(f"Ray actor ray-{i} stays unavailable: {one_line(e)}") from e
                         time.sleep(0.1)
-                        todo.appendleft((job, tries))
+                        todo.appendleft((job, tries, last))
                     except RayActorError as e:
                         msg = f"worker died: {one_line(e, 200) if str(e) else type(e).__name__}"
                         print(f"prover batch: ray-{i} died on {job.key} attempt {job.attempt}", file=sys.stderr)
-                        if tries <= b.retries:
-                            todo.appendleft((job, tries + 1))
+                        if tries < last:  # the next try on another actor goes on counting
+                            again = dataclasses.replace(job, prior_tries=tries, last_try=last)
+                            todo.appendleft((again, tries + 1, last))
                         else:
                             on_row(_row(job, f"ray-{i}", msg, tries, sent))
                         deaths[i] += 1

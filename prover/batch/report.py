@@ -18,15 +18,20 @@ the headline numbers are over all theorems of the run, ``clean`` numbers leave t
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import html
 import io
 import json
+import os
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from data.benchmarks import decode_subjects
+from prover.attempt import STATEMENT_REJECTED
 from prover.batch.passk import mean_pass_at_k, pass_at_k
 from prover.batch.store import ResultStore
 
@@ -87,6 +92,7 @@ def build_report(store: ResultStore) -> dict[str, Any]:
                 "name": t["name"],
                 "split": t["split"],
                 "subject": t["subject"],
+                "subjects": decode_subjects(t["subject"]),
                 "known_issue": t["known_issue"],
                 "n": len(ats),
                 "c": len(proved),
@@ -114,9 +120,16 @@ def build_report(store: ResultStore) -> dict[str, Any]:
 
     clean = [r for r in rows if not r["known_issue"]]
     flagged = [r for r in rows if r["known_issue"]]
+    # A theorem with several subjects (PutnamBench tags, FormalMATH domains) counts in each of them;
+    # hierarchical subjects (`Top/…/Leaf`) are also summed by their top level.
     subjects: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    tops: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
-        subjects[r["subject"] or "other"].append(r)
+        for s in r["subjects"]:
+            subjects[s].append(r)
+        for top in dict.fromkeys(s.split("/")[0] for s in r["subjects"]):
+            tops[top].append(r)
+    hierarchical = any("/" in s for s in subjects)
 
     status_counts = Counter(a["status"] for a in attempts if int(a["attempt"]) < K)
     per_thm_time = [r["time"] for r in rows if r["n"]]
@@ -137,6 +150,11 @@ def build_report(store: ResultStore) -> dict[str, Any]:
         ],
         "skipped_known_issues": meta.get("skipped_known", []),
         "subjects": {s: summary(rs) for s, rs in sorted(subjects.items())},
+        "subjects_top": {s: summary(rs) for s, rs in sorted(tops.items())} if hierarchical else None,
+        "multi_subject": any(len(r["subjects"]) > 1 for r in rows),
+        "benchmark_info": meta.get("benchmark_info"),
+        "answers": meta.get("answers"),
+        "answer_problems": meta.get("answer_problems") or [],
         "attempts": {
             "total": sum(status_counts.values()),
             "expected": K * len(rows),
@@ -167,6 +185,7 @@ def build_report(store: ResultStore) -> dict[str, Any]:
             }
             for s in sessions
         ],
+        "infrastructure_errors": infrastructure_errors(attempts, meta),
         "errors": [
             {"theorem": a["theorem"], "attempt": a["attempt"], "status": a["status"], "error": a["error"]}
             for a in attempts
@@ -177,8 +196,36 @@ def build_report(store: ResultStore) -> dict[str, Any]:
     }
 
 
+def infrastructure_errors(attempts: list[dict[str, Any]], meta: dict[str, Any]) -> dict[str, Any]:
+    """Attempts that infrastructure cut short (status ``error``, but not a statement Lean rejected): how many, by
+    cause (the error's first word: ``LeanCrashed``, ``LeanTimeout``, ``worker`` ...), how many a resume redoes
+    and how many were given up after ``batch.max_tries``. They are never counted as failed."""
+    batch = (meta.get("config") or {}).get("batch") or {}
+    max_tries = int(batch.get("max_tries") or 1)
+    redo = bool(batch.get("retry_errors_on_resume", True))
+    infra = [
+        a for a in attempts if a["status"] == "error" and not (a["error"] or "").startswith(STATEMENT_REJECTED)
+    ]
+    causes = Counter((a["error"] or "unknown").split(":")[0].split()[0] for a in infra)
+    left = [a for a in infra if redo and int(a["tries"] or 1) < max_tries]
+    return {
+        "attempts": len(infra),
+        "by_cause": dict(causes.most_common()),
+        "redone_by_resume": len(left),
+        "given_up": len(infra) - len(left),
+        "max_tries": max_tries,
+    }
+
+
 # ---------------------------------------------------------------------------------------------------
 # Rendering
+
+
+ANSWER_MODE_TEXT = {
+    "inline": "inline: upstream's answers written into the statements (as upstream's rewrite_solutions.py; "
+    "the leaderboard's with-answer track)",
+    "free": "free: the prover had to write the answers (the leaderboard's no-answer track)",
+}
 
 
 def _pct(x: float | None) -> str:
@@ -192,11 +239,18 @@ def format_summary(rep: dict[str, Any]) -> str:
     name = " ".join(str(x) for x in (rep.get("benchmark"), rep.get("split")) if x) or "batch"
     ks = sorted({1, K} | ({8} if K >= 8 else set()) | ({32} if K >= 32 else set()))
     curve = "  ".join(f"pass@{k} {_pct(a['pass_at_k'][str(k)])}" for k in ks)
+    total = (rep.get("benchmark_info") or {}).get("total")
+    out_of = f" ({a['solved']}/{total} of the benchmark)" if total else ""
     lines = [
         f"{name}: {a['theorems']} theorems, {K} attempt(s) each ({rep['attempts']['total']}/"
-        f"{rep['attempts']['expected']} done), solved {a['solved']}",
+        f"{rep['attempts']['expected']} done), solved {a['solved']}{out_of}",
         f"  {curve}",
     ]
+    if rep.get("answers"):
+        lines.append(f"  answer placeholders: {ANSWER_MODE_TEXT[rep['answers']]}")
+        if rep.get("answer_problems"):
+            n = len(rep["answer_problems"])
+            lines.append(f"  answers that could not be inlined (placeholder left `sorry`): {n}")
     if rep["known_issues"]:
         ccurve = "  ".join(f"pass@{k} {_pct(c['pass_at_k'][str(k)])}" for k in ks)
         solved = [k["name"] for k in rep["known_issues"] if k["solved"]]
@@ -212,6 +266,17 @@ def format_summary(rep: dict[str, Any]) -> str:
         f"{rep['expansions']['per_theorem_mean'] or 0:.1f} (means); attempts: "
         + ", ".join(f"{k} {v}" for k, v in sorted(st.items()))
     )
+    ie = rep.get("infrastructure_errors") or {}
+    if ie.get("attempts"):
+        causes = ", ".join(f"{k} {v}" for k, v in ie["by_cause"].items())
+        lines.append(
+            f"  cut short by infrastructure (not counted as failed): {ie['attempts']} attempt(s) ({causes}); "
+            + (
+                f"{ie['redone_by_resume']} will be redone by rerunning the command"
+                if ie["redone_by_resume"]
+                else f"given up after {ie['max_tries']} tries"
+            )
+        )
     return "\n".join(lines)
 
 
@@ -366,6 +431,21 @@ def render_html(rep: dict[str, Any], images: dict[str, str]) -> str:
     return "\n".join(parts)
 
 
+@contextlib.contextmanager
+def atomic_write(path: Path, newline: str | None = None) -> Iterator[IO[str]]:
+    """Write ``path`` whole or not at all: a full disk leaves the previous file (or none), never a truncated
+    one (an empty report.json broke the tools reading it)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8", newline=newline) as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
 def write_report(run_dir: Path | str, *, plots_too: bool = True) -> dict[str, Any]:
     """Compute the report from ``run_dir``'s store and write every file; returns the report dict."""
     run_dir = Path(run_dir)
@@ -373,8 +453,9 @@ def write_report(run_dir: Path | str, *, plots_too: bool = True) -> dict[str, An
         rep = build_report(store)
         attempts = store.attempts()
     rows = rep.pop("_rows")
-    (run_dir / "report.json").write_text(json.dumps(rep, indent=1, default=str))
-    with (run_dir / "theorems.csv").open("w", newline="") as f:
+    with atomic_write(run_dir / "report.json") as f:
+        f.write(json.dumps(rep, indent=1, default=str))
+    with atomic_write(run_dir / "theorems.csv", newline="") as f:
         w = csv.writer(f)
         cols = [
             "key",
@@ -398,7 +479,7 @@ def write_report(run_dir: Path | str, *, plots_too: bool = True) -> dict[str, An
                 for k in range(1, rep["attempts_per_theorem"] + 1)
             ]
             w.writerow([r[c] if r[c] is not None else "" for c in cols] + pk)
-    with (run_dir / "attempts.csv").open("w", newline="") as f:
+    with atomic_write(run_dir / "attempts.csv", newline="") as f:
         w = csv.writer(f)
         cols = [
             "theorem",
@@ -417,7 +498,7 @@ def write_report(run_dir: Path | str, *, plots_too: bool = True) -> dict[str, An
         w.writerow(cols)
         for a in attempts:
             w.writerow([a[c] if a[c] is not None else "" for c in cols])
-    with (run_dir / "proofs.jsonl").open("w") as f:
+    with atomic_write(run_dir / "proofs.jsonl") as f:
         for r in rows:
             if r["proof"]:
                 f.write(
@@ -435,5 +516,6 @@ def write_report(run_dir: Path | str, *, plots_too: bool = True) -> dict[str, An
                     + "\n"
                 )
     images = plots(rep) if plots_too else {}
-    (run_dir / "report.html").write_text(render_html(rep, images))
+    with atomic_write(run_dir / "report.html") as f:
+        f.write(render_html(rep, images))
     return rep

@@ -17,11 +17,14 @@ Design
 * **The store is written by the driver thread only**, one transaction per finished attempt
   (`prover.batch.store`). A resumed run skips finished attempts. A full disk does not stop the batch: the
   rows are held in memory and written when the store accepts writes again; rows that never could be
-  written are dumped to a JSONL file (or stderr) at the end, and the exit status says so.
-* **Faults**: an attempt that ends in an infrastructure ``error`` (Lean crashed, the agent raised) is
-  retried ``batch.retries`` times on a fresh agent; then it is recorded as ``error`` and the batch goes on.
-  A `LeanSetupError` (no Lean, REPL missing) would fail every theorem, so it stops the batch (finished
-  results stay) with its one-line message.
+  written are dumped at the end to a JSONL file in the run directory (or, when that disk is full, under the
+  run's id in the user's cache / temp directory), which the next run imports; the exit status says so.
+  The run directory is locked (`RunLock`): a second batch on it refuses to start.
+* **Faults**: an attempt that ends in an infrastructure ``error`` (Lean crashed, ran out of memory or kept
+  crashing, a timeout of the statement or of the gate, the agent raised) is retried ``batch.retries`` times
+  on a fresh agent, then recorded as ``error`` with its cause and the batch goes on; resumed runs redo it
+  until it has been tried ``batch.max_tries`` times. A `LeanSetupError` (no Lean, REPL missing) would fail
+  every theorem, so it stops the batch (finished results stay) with its one-line message.
 """
 
 from __future__ import annotations
@@ -32,9 +35,9 @@ import logging
 import os
 import queue
 import sys
-import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,10 +45,20 @@ from typing import Any
 
 from data.benchmarks import subject_of
 from prover.attempt import STATEMENT_REJECTED, ProofAttempt
-from prover.batch.store import FINAL, AttemptRow, ResultStore, StoreWriteError
+from prover.batch.store import (
+    FINAL,
+    AttemptRow,
+    ResultStore,
+    RunLock,
+    StoreWriteError,
+    dump_unsaved,
+    import_unsaved,
+)
 from prover.config import ProverConfig
 from prover.errors import UserError
 from prover.lean.types import LeanSetupError, Theorem
+from prover.models.base import Candidate, StepContext, TacticGenerator
+from retrieval.base import Premise
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +79,10 @@ def theorem_key(t: Theorem) -> str:
 @dataclass
 class _Request:
     states: list[str]
-    premises: Any
+    premises: Sequence[Sequence[Premise]] | None
     n: int
-    kwargs: dict[str, Any]
-    result: list[Any] | None = None
+    contexts: Sequence[StepContext | None] | None
+    result: list[list[Candidate]] | None = None
     error: BaseException | None = None
     done: bool = False
 
@@ -79,11 +92,15 @@ class BatchingGenerator:
 
     The first caller becomes the leader: it waits up to ``window`` seconds (less when ``callers`` requests
     are already pending or ``max_states`` states are queued), then sends every pending request with the same
-    ``n`` as one call and hands each caller its slice. Only one call reaches the inner generator at a time,
-    so a model that is not thread-safe is safe behind it. ``calls`` / ``states`` count what was sent.
+    ``n`` as one call and hands each caller its slice. Premises and contexts (prompt context and seed of each
+    state) are concatenated, so every state is generated for exactly as in an unmerged call. Only one call
+    reaches the inner generator at a time, so a model that is not thread-safe is safe behind it.
+    ``calls`` / ``states`` count what was sent.
     """
 
-    def __init__(self, inner: Any, *, callers: int, window: float = 0.005, max_states: int = 64) -> None:
+    def __init__(
+        self, inner: TacticGenerator, *, callers: int, window: float = 0.005, max_states: int = 64
+    ) -> None:
         self.inner = inner
         self.callers = max(1, callers)
         self.window = window
@@ -95,11 +112,15 @@ class BatchingGenerator:
         self.states = 0
         self.requests = 0
 
-    def set_seed(self, seed: int) -> None:
-        """Per-attempt seeds cannot be applied to a generator shared by concurrent attempts: ignored."""
-
-    def generate(self, states: Sequence[str], premises: Any = None, n: int = 8, **kwargs: Any) -> list[Any]:
-        req = _Request(list(states), premises, n, kwargs)
+    def generate(
+        self,
+        states: Sequence[str],
+        premises: Sequence[Sequence[Premise]] | None = None,
+        n: int = 8,
+        *,
+        contexts: Sequence[StepContext | None] | None = None,
+    ) -> list[list[Candidate]]:
+        req = _Request(list(states), premises, n, contexts)
         if not req.states:
             return []
         with self._cv:
@@ -134,10 +155,9 @@ class BatchingGenerator:
 
     def _take_batch(self) -> list[_Request]:
         first = self._pending[0]
-        keys = set(first.kwargs)
         batch, rest, total = [], [], 0
         for r in self._pending:
-            if r.n == first.n and set(r.kwargs) == keys and (not batch or total + len(r.states) <= self.max_states):
+            if r.n == first.n and (not batch or total + len(r.states) <= self.max_states):
                 batch.append(r)
                 total += len(r.states)
             else:
@@ -147,21 +167,17 @@ class BatchingGenerator:
 
     def _run(self, batch: list[_Request]) -> None:
         states = [s for r in batch for s in r.states]
-        premises = None
+        premises: list[Sequence[Premise]] | None = None
         if any(r.premises is not None for r in batch):
             premises = [p for r in batch for p in (r.premises if r.premises is not None else [[]] * len(r.states))]
-        kwargs: dict[str, Any] = {}
-        for key in batch[0].kwargs:
-            vals = [r.kwargs[key] for r in batch]
-            if all(isinstance(v, list | tuple) and len(v) == len(r.states) for v, r in zip(vals, batch, strict=True)):
-                kwargs[key] = [x for v in vals for x in v]  # per-state (e.g. contexts): concatenate
-            else:
-                kwargs[key] = vals[0]
+        contexts: list[StepContext | None] | None = None
+        if any(r.contexts is not None for r in batch):
+            contexts = [c for r in batch for c in (r.contexts if r.contexts is not None else [None] * len(r.states))]
         self.calls += 1
         self.states += len(states)
         self.requests += len(batch)
         try:
-            out = self.inner.generate(states, premises, batch[0].n, **kwargs)
+            out = self.inner.generate(states, premises, batch[0].n, contexts=contexts)
             if len(out) != len(states):
                 raise RuntimeError(f"generator returned {len(out)} results for {len(states)} states")
             i = 0
@@ -218,7 +234,7 @@ class AgentFactory:
         self.env_fn = env
         self.agent_fn = agent
 
-    def build_generator(self, config: ProverConfig) -> Any:
+    def build_generator(self, config: ProverConfig) -> TacticGenerator:
         if self.generator_fn is not None:
             return self.generator_fn(config)
         from prover.models import build_generator
@@ -234,16 +250,16 @@ class AgentFactory:
             # Fail in a second when Lean is missing, not after minutes of loading a model.
             resolve_repl_command(config.lean)
         try:
-            if generator is None:
+            if generator is None:  # given (a Ray proxy): it batches on its own side
                 generator = self.build_generator(config)
                 shared.owned.append(generator)
-            if workers > 1 and config.batch.batch_generator_calls and not getattr(generator, "thread_safe", False):
-                generator = BatchingGenerator(
-                    generator,
-                    callers=workers,
-                    window=config.batch.batch_window_ms / 1000.0,
-                    max_states=config.batch.max_batch_states,
-                )
+                if workers > 1 and config.batch.batch_generator_calls:
+                    generator = BatchingGenerator(
+                        generator,
+                        callers=workers,
+                        window=config.batch.batch_window_ms / 1000.0,
+                        max_states=config.batch.max_batch_states,
+                    )
             shared.generator = generator
             if self.env_fn is None:
                 from prover.lean.pool import ReplPool
@@ -282,6 +298,8 @@ class Job:
     theorem: Theorem
     attempt: int
     seed: int
+    prior_tries: int = 0  # tries of this attempt so far (each ended in an infrastructure error)
+    last_try: int = 0  # the last try number this session may make (0: batch.retries more, batch.max_tries in all)
 
     @property
     def key(self) -> str:
@@ -294,6 +312,12 @@ class FatalError(Exception):
 
 def _retryable(error: str | None) -> bool:
     return not (error or "").startswith(STATEMENT_REJECTED)
+
+
+def last_try_of(job: Job, config: ProverConfig) -> int:
+    """This session makes 1 + ``batch.retries`` tries of an attempt, never past ``batch.max_tries`` in all."""
+    b = config.batch
+    return min(job.prior_tries + 1 + b.retries, max(b.max_tries, job.prior_tries + 1))
 
 
 def row_from_attempt(job: Job, attempt: ProofAttempt, *, worker: str, started: float, tries: int) -> AttemptRow:
@@ -313,6 +337,32 @@ def row_from_attempt(job: Job, attempt: ProofAttempt, *, worker: str, started: f
         finished=time.time(),
         tries=tries,
     )
+
+
+def graph_path(graphs_dir: Path | str, theorem_key: str, attempt: int) -> Path:
+    """Where `save_graph` puts the graph of one attempt: a file-system-safe folder per theorem key."""
+    import hashlib
+
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in theorem_key)[:80]
+    digest = hashlib.md5(theorem_key.encode("utf-8")).hexdigest()[:8]
+    return Path(graphs_dir) / f"{safe}-{digest}" / f"{attempt}.json.gz"
+
+
+def save_graph(graph: Any, graphs_dir: Path | str, job: Job, status: str) -> None:
+    """Write an attempt's search graph (atomically); a failure to write is logged, never fatal."""
+    graph.meta.update(
+        theorem_key=job.key, theorem_name=job.theorem.name, attempt=job.attempt, seed=job.seed, status=status
+    )
+    path = graph_path(graphs_dir, job.key, job.attempt)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp.gz")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        graph.save(tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        log.warning("could not save the search graph of %s attempt %d: %s", job.key, job.attempt, e)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 class Worker:
@@ -337,7 +387,8 @@ class Worker:
     def run(self, job: Job) -> AttemptRow:
         started = time.time()
         spent = 0.0
-        tries = 0
+        tries = job.prior_tries
+        last_try = job.last_try or last_try_of(job, self.config)
         while True:
             tries += 1
             t0 = time.monotonic()
@@ -359,11 +410,13 @@ class Worker:
                     seed=job.seed,
                 )
             spent += attempt.time
-            if attempt.status == "error" and tries <= self.config.batch.retries and _retryable(attempt.error):
+            if attempt.status == "error" and tries < last_try and _retryable(attempt.error):
                 log.info("retrying %s attempt %d after: %s", job.key, job.attempt, attempt.error)
                 self.reset()
                 continue
             attempt.time = spent
+            if self.config.batch.graphs_dir is not None and attempt.graph is not None:
+                save_graph(attempt.graph, self.config.batch.graphs_dir, job, attempt.status)
             return row_from_attempt(job, attempt, worker=self.name, started=started, tries=tries)
 
     def close(self) -> None:
@@ -583,6 +636,7 @@ class BatchSummary:
     interrupted: bool = False
     unsaved: int = 0
     unsaved_path: str | None = None
+    redone_errors: int = 0  # attempts redone because an earlier session ended them in an infrastructure error
     generator: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -591,12 +645,25 @@ class BatchSummary:
 
 
 FINGERPRINT_SECTIONS = ("generator", "search", "retrieval")
+# Lean settings that change results: what a tactic may take, what the gate accepts, which Lean answers.
+# (Memory limits, recycling and the statement's timeout only decide whether an attempt is cut short, which
+# makes it an error that is redone; the project's path matters through its toolchain and Mathlib revision.)
+FINGERPRINT_LEAN = ("timeout", "allowed_axioms", "repl_command", "replay_path")
 
 
 def config_fingerprint(config: ProverConfig) -> dict[str, Any]:
-    """The parts of the config that change what a run measures (not paths, workers or limits of Lean)."""
+    """Every setting that can change what a run measures; a resume with other values is refused."""
     data = json.loads(config.model_dump_json())
-    return {k: data.get(k) for k in FINGERPRINT_SECTIONS}
+    fp = {k: data.get(k) for k in FINGERPRINT_SECTIONS}
+    fp["lean"] = {k: data["lean"].get(k) for k in FINGERPRINT_LEAN} | lean_versions(config)
+    fp["batch"] = {"seed": config.batch.seed}  # attempt i samples with seed + i
+    return fp
+
+
+def fingerprint_change(old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """The first difference (``section.key: old -> new``) in the sections both fingerprints have (a run made
+    by an earlier version lacks the sections added since: they are taken as they are now)."""
+    return _diff({k: v for k, v in old.items() if k in new}, {k: v for k, v in new.items() if k in old})
 
 
 def _diff(a: Any, b: Any, path: str = "") -> str | None:
@@ -650,6 +717,7 @@ class BatchRunner:
         self.argv = argv if argv is not None else sys.argv
         self._unsaved: list[AttemptRow] = []
         self._store_warned = False
+        self.run_id: str | None = None
         self.store: ResultStore | None = None
         self.session: int | None = None
         self.summary = BatchSummary(self.run_dir)
@@ -662,17 +730,33 @@ class BatchRunner:
         except OSError as e:
             raise UserError(f"cannot create run directory {self.run_dir}: {e.strerror or e}") from e
         store = ResultStore.in_run_dir(self.run_dir, synchronous=self.config.batch.db_synchronous)
+        try:
+            self.run_id = store.get_meta("run_id")
+            if self.run_id is None:  # names the places rows that the store could not take are kept
+                self.run_id = uuid.uuid4().hex
+                store.set_meta("run_id", self.run_id)
+            imported = import_unsaved(store, self.run_dir, self.run_id)
+        except StoreWriteError as e:
+            store.close()
+            raise UserError(f"cannot write the results store: {e}") from e
+        if imported:
+            print(
+                f"prover batch: recorded {imported} finished result(s) that a full disk had kept out of the store",
+                file=sys.stderr,
+            )
         fp = config_fingerprint(self.config)
         old = store.get_meta("fingerprint")
-        if old is not None and old != fp and not self.force:
+        change = fingerprint_change(old, fp) if old is not None else None
+        if change and not self.force:
             store.close()
             raise UserError(
-                f"{self.run_dir} holds a run made with another configuration ({_diff(old, fp)}); use a new --out "
+                f"{self.run_dir} holds a run made with another configuration ({change}); use a new --out "
                 "directory, or --force to add to it anyway"
             )
         try:
             if old is None:
                 store.set_meta("created", time.time())
+            if old != fp and not change:  # new, or sections added since the run began
                 store.set_meta("fingerprint", fp)
             store.set_meta("config", json.loads(self.config.model_dump_json()))
             store.set_meta("attempts", max(int(store.get_meta("attempts", 0) or 0), self.config.batch.attempts))
@@ -701,14 +785,17 @@ class BatchRunner:
         return store
 
     def jobs(self, store: ResultStore) -> list[Job]:
-        done = store.done(retry_errors=self.config.batch.retry_errors_on_resume)
-        k = self.config.batch.attempts
+        b = self.config.batch
+        done = store.done(retry_errors=b.retry_errors_on_resume, max_tries=b.max_tries)
+        tries = store.tries()
+        k = b.attempts
         jobs = [
-            Job(t, i, self.config.batch.seed + i)
+            Job(t, i, b.seed + i, tries.get((theorem_key(t), i), 0))
             for i in range(k)  # attempt-major: an interrupted run still has pass@1 over every theorem
             for t in self.theorems
             if (theorem_key(t), i) not in done
         ]
+        self.summary.redone_errors = sum(1 for j in jobs if j.prior_tries)
         self.summary.skipped_done = len(self.theorems) * k - len(jobs)
         return jobs
 
@@ -744,26 +831,28 @@ class BatchRunner:
         return True
 
     def _dump_unsaved(self) -> None:
+        """Rows the store never took: into a file that the next run imports (see `store.unsaved_dirs`)."""
         if not self._unsaved:
             return
-        lines = "".join(json.dumps(r.to_json()) + "\n" for r in self._unsaved)
-        name = f"unsaved-{os.getpid()}-{int(time.time())}.jsonl"
-        for d in (self.run_dir, Path(tempfile.gettempdir())):
-            try:
-                path = d / name
-                path.write_text(lines)
-                self.summary.unsaved_path = str(path)
-                break
-            except OSError:
-                continue
-        else:
-            sys.stderr.write(lines)
+        path = dump_unsaved(self._unsaved, self.run_dir, self.run_id)
+        if path is None:  # no file system takes them: the terminal is the last copy
+            sys.stderr.write("".join(json.dumps(r.to_json()) + "\n" for r in self._unsaved))
             self.summary.unsaved_path = "<stderr>"
+        else:
+            self.summary.unsaved_path = str(path)
         self.summary.unsaved = len(self._unsaved)
 
     # -- run --------------------------------------------------------------------------------------
 
     def run(self) -> BatchSummary:
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot create run directory {self.run_dir}: {e.strerror or e}") from e
+        with RunLock(self.run_dir):  # one writer per run directory
+            return self._run()
+
+    def _run(self) -> BatchSummary:
         t0 = time.monotonic()
         self.store = store = self._open_store()
         jobs = self.jobs(store)

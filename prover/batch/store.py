@@ -12,15 +12,29 @@ Mathlib revision of the project.
 
 Tables: ``meta`` (key/value: schema, benchmark, config), ``theorems`` (the selection, in order),
 ``sessions`` (one per invocation: host, pid, start, last write, versions), ``attempts``.
+
+**Schema versions.** ``meta.schema_version`` says which `MIGRATIONS` a store has had. Opening a store for
+writing applies the missing ones, each in its own transaction with the version bump (a store is never left
+half-migrated); opening one read-only (``prover report``) migrates an in-memory copy, so older run
+directories, read-only ones included, stay readable. A store of a newer schema is refused with one line.
+To add a column: append a `Migration` (next version number) and, for ``attempts``, a field to
+`AttemptRow` with the same name.
+
+**One writer per run directory.** `RunLock` (an ``flock`` on ``RUN_DIR/lock``, which records who holds it)
+keeps a second ``prover batch`` out of a directory a running one writes to.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
+import shutil
 import socket
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
@@ -30,12 +44,13 @@ from typing import Any
 from prover.attempt import STATEMENT_REJECTED
 from prover.errors import UserError
 
-SCHEMA_VERSION = 1
 DB_NAME = "results.sqlite"
+LOCK_NAME = "lock"
 FINAL = ("proved", "failed", "timeout")
 STATUSES = ("proved", "failed", "timeout", "error")
 
-_SCHEMA = """
+# Schema version 1: the tables as first released. Never edit this; add a `Migration` instead.
+_BASE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS theorems (
     key TEXT PRIMARY KEY, name TEXT NOT NULL, split TEXT, subject TEXT, source TEXT, known_issue TEXT,
@@ -52,6 +67,34 @@ CREATE TABLE IF NOT EXISTS attempts (
     PRIMARY KEY (theorem, attempt)
 );
 """
+
+
+@dataclass(frozen=True)
+class Migration:
+    """What turns a store of schema ``version - 1`` into ``version``: SQL statements (``ALTER TABLE ... ADD
+    COLUMN``, ``UPDATE`` to fill it, ...), run in one transaction."""
+
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        2,
+        "sessions.lean_version / lean_version_source: the Lean version the REPL ran and where it was read",
+        (
+            "ALTER TABLE sessions ADD COLUMN lean_version TEXT",
+            "ALTER TABLE sessions ADD COLUMN lean_version_source TEXT",
+        ),
+    ),
+)
+SCHEMA_VERSION = 1 + len(MIGRATIONS)
+assert [m.version for m in MIGRATIONS] == list(range(2, SCHEMA_VERSION + 1)), "migrations must be numbered 2, 3, ..."
+
+
+def _dir_writable(path: Path) -> bool:
+    return os.access(path, os.W_OK)
 
 
 class StoreWriteError(Exception):
@@ -88,7 +131,11 @@ class AttemptRow:
 
 
 class ResultStore:
-    """SQLite results store; use from one thread (the batch driver). Readers may open it concurrently."""
+    """SQLite results store; use from one thread (the batch driver). Readers may open it concurrently.
+
+    ``readonly`` never writes to the run directory: an older schema is migrated in memory, and a store in a
+    directory this user cannot write (where SQLite cannot create its ``-shm`` file) is read from a copy.
+    """
 
     def __init__(self, path: Path | str, *, synchronous: str = "FULL", readonly: bool = False) -> None:
         self.path = Path(path)
@@ -96,28 +143,116 @@ class ResultStore:
         if readonly:
             if not self.path.is_file():
                 raise UserError(f"{self.path}: no results store here (is this a run directory of `prover batch`?)")
-            # A plain connection that never writes: "mode=ro" cannot open a WAL file whose -shm is missing.
-            self.conn = sqlite3.connect(str(self.path), timeout=30.0)
-            try:
-                self.conn.execute("SELECT key, value FROM meta LIMIT 1").fetchall()
-            except sqlite3.DatabaseError as e:
-                self.conn.close()
-                raise UserError(f"{self.path}: cannot read the results store ({e})") from e
+            self.conn = self._open_readonly()
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 self.conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
                 self.conn.execute("PRAGMA journal_mode=WAL")
                 self.conn.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
-                self.conn.executescript(_SCHEMA)
+                version = self._version()
+                if version is None:
+                    self.conn.executescript(_BASE_SCHEMA)
+                    self._write("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1')")
+                    version = self._version()
+                self._check_version(version)
+                for m in MIGRATIONS:
+                    if m.version > (version or 1):
+                        self._apply(self.conn, m)
             except sqlite3.DatabaseError as e:
+                self.close()
                 raise UserError(f"{self.path}: cannot open the results store ({e})") from e
-            version = self.get_meta("schema_version")
-            if version is None:
-                self.set_meta("schema_version", SCHEMA_VERSION)
-            elif int(version) != SCHEMA_VERSION:
-                raise UserError(f"{self.path}: store schema {version}, this prover reads {SCHEMA_VERSION}")
         self.conn.row_factory = sqlite3.Row
+
+    def _version(self, conn: sqlite3.Connection | None = None) -> int | None:
+        conn = conn or self.conn
+        try:
+            r = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.OperationalError as e:
+            if "no such table" in str(e):
+                return None
+            raise
+        if r is None:
+            return None
+        try:
+            return int(json.loads(r[0]))
+        except (TypeError, ValueError) as e:
+            raise UserError(f"{self.path}: bad schema_version {r[0]!r} in the results store") from e
+
+    def _check_version(self, version: int | None) -> None:
+        if version is not None and version > SCHEMA_VERSION:
+            raise UserError(
+                f"{self.path}: results store of schema {version}, written by a newer prover (this one reads up "
+                f"to schema {SCHEMA_VERSION}); upgrade lean-prover to use this run directory"
+            )
+
+    def _apply(self, conn: sqlite3.Connection, m: Migration) -> None:
+        """Apply ``m`` in one transaction, unless another process already did (checked inside it)."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if (self._version(conn) or 1) < m.version:
+                    for sql in m.statements:
+                        conn.execute(sql)
+                    conn.execute(
+                        "UPDATE meta SET value = ? WHERE key = 'schema_version'", (json.dumps(m.version),)
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as e:
+            if _is_write_failure(e):
+                raise StoreWriteError(f"{self.path}: cannot upgrade the store to schema {m.version}: {e}") from e
+            raise
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        """A connection that never writes the run directory, holding the current schema."""
+        try:
+            conn = None
+            if _dir_writable(self.path.parent):
+                # A plain connection: "mode=ro" cannot open a WAL file whose -shm is missing.
+                conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
+                try:
+                    version = self._version(conn)
+                except sqlite3.OperationalError as e:  # e.g. a read-only mount that access() did not tell
+                    if not _is_write_failure(e):
+                        raise
+                    conn.close()
+                    conn = None
+            if conn is None:
+                conn = self._copy_of_readonly_dir()
+                version = self._version(conn)
+            if version is None:
+                conn.close()
+                raise UserError(f"{self.path}: cannot read the results store (no schema version)")
+            self._check_version(version)
+            if version < SCHEMA_VERSION:  # an older run: read it through an upgraded copy in memory
+                mem = sqlite3.connect(":memory:", isolation_level=None)
+                conn.backup(mem)
+                conn.close()
+                conn = mem
+                for m in MIGRATIONS:
+                    if m.version > version:
+                        self._apply(conn, m)
+            return conn
+        except sqlite3.DatabaseError as e:
+            raise UserError(f"{self.path}: cannot read the results store ({e})") from e
+
+    def _copy_of_readonly_dir(self) -> sqlite3.Connection:
+        """SQLite needs to create ``-shm`` beside a WAL store to read it: copy the store (and its WAL, whose
+        committed rows are not yet in the main file) to a temporary directory and read the copy in memory."""
+        with tempfile.TemporaryDirectory(prefix="prover-store-") as tmp:
+            for suffix in ("", "-wal"):
+                src = Path(f"{self.path}{suffix}")
+                if src.is_file():
+                    shutil.copyfile(src, Path(tmp) / f"{DB_NAME}{suffix}")
+            disk = sqlite3.connect(str(Path(tmp) / DB_NAME), timeout=30.0, isolation_level=None)
+            mem = sqlite3.connect(":memory:", isolation_level=None)
+            disk.backup(mem)
+            disk.close()
+        return mem
 
     @classmethod
     def in_run_dir(cls, run_dir: Path | str, **kw: Any) -> ResultStore:
@@ -184,11 +319,10 @@ class ResultStore:
         self, *, argv: list[str] | None = None, backend: str = "local", workers: int = 1, **info: Any
     ) -> int:
         now = time.time()
-        lean_toolchain = info.pop("lean_toolchain", None)
-        mathlib_rev = info.pop("mathlib_rev", None)
+        versions = [info.pop(k, None) for k in ("lean_toolchain", "mathlib_rev", "lean_version", "lean_version_source")]
         self._write(
             "INSERT INTO sessions(started, last_write, host, pid, argv, backend, workers, lean_toolchain, mathlib_rev,"
-            " info) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " lean_version, lean_version_source, info) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 now,
                 now,
@@ -197,8 +331,7 @@ class ResultStore:
                 json.dumps(argv or []),
                 backend,
                 workers,
-                lean_toolchain,
-                mathlib_rev,
+                *versions,
                 json.dumps(info, default=str),
             ),
         )
@@ -237,14 +370,21 @@ class ResultStore:
     def meta(self) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in self.conn.execute("SELECT key, value FROM meta")}
 
-    def done(self, *, retry_errors: bool = True) -> set[tuple[str, int]]:
-        """(theorem, attempt) pairs that need no more work."""
+    def done(self, *, retry_errors: bool = True, max_tries: int | None = None) -> set[tuple[str, int]]:
+        """(theorem, attempt) pairs that need no more work: final results, statements Lean rejected (they
+        fail the same way every time), and with ``retry_errors`` off every error, else errors that have been
+        tried ``max_tries`` times (over all sessions)."""
         sql = "SELECT theorem, attempt FROM attempts"
         if not retry_errors:
             return {(r[0], int(r[1])) for r in self.conn.execute(sql)}
-        # Errors are redone, except a statement Lean rejected: that fails the same way every time.
-        sql += " WHERE status != 'error' OR error LIKE ?"
-        return {(r[0], int(r[1])) for r in self.conn.execute(sql, (STATEMENT_REJECTED + "%",))}
+        sql += " WHERE status != 'error' OR error LIKE ? OR COALESCE(tries, 1) >= ?"
+        limit = max_tries if max_tries is not None else 1 << 62
+        return {(r[0], int(r[1])) for r in self.conn.execute(sql, (STATEMENT_REJECTED + "%", limit))}
+
+    def tries(self) -> dict[tuple[str, int], int]:
+        """How often each attempt that ended in an error has been tried so far (a redo continues the count)."""
+        sql = "SELECT theorem, attempt, COALESCE(tries, 1) FROM attempts WHERE status = 'error'"
+        return {(r[0], int(r[1])): int(r[2]) for r in self.conn.execute(sql)}
 
     def theorems(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self.conn.execute("SELECT * FROM theorems ORDER BY position")]
@@ -269,3 +409,121 @@ class ResultStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# ---------------------------------------------------------------------------------------------------
+# The run directory: one writer at a time; rows that could not be written
+
+
+class RunLock:
+    """Exclusive right to write a run directory, for as long as the ``with`` block lasts.
+
+    An ``flock`` on ``RUN_DIR/lock`` (released by the kernel when the process dies, even by ``kill -9``, so
+    there is never a stale lock); the file names its holder for the message a second batch gets.
+    """
+
+    def __init__(self, run_dir: Path | str) -> None:
+        self.path = Path(run_dir) / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise UserError(f"cannot create the lock file {self.path}: {e.strerror or e}") from e
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            holder = _holder(fd)
+            os.close(fd)
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise UserError(
+                    f"{self.path.parent} is in use by another `prover batch`{holder}; wait for it to finish "
+                    "(re-running the command then resumes), or use another --out"
+                ) from e
+            raise UserError(f"cannot lock {self.path}: {e.strerror or e}") from e
+        self._fd = fd
+        info = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()})
+        with contextlib.suppress(OSError):  # informational only (the disk may be full)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, info.encode(), 0)
+        return self
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _holder(fd: int) -> str:
+    try:
+        info = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(info["since"])))
+        return f" (pid {int(info['pid'])} on {info['host']}, since {when})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+
+UNSAVED_PREFIX = "unsaved-"
+
+
+def unsaved_dirs(run_dir: Path | str, run_id: str | None) -> list[Path]:
+    """Where finished rows that the store could not take (a full disk) are written, best first: the run
+    directory, else a directory named after the run's id in the user's cache and in the temporary
+    directory (another file system, with luck). A resumed run imports them from all of these."""
+    dirs = [Path(run_dir)]
+    if run_id:
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        dirs += [cache / "prover" / "unsaved" / run_id, Path(tempfile.gettempdir()) / "prover-unsaved" / run_id]
+    return dirs
+
+
+def dump_unsaved(rows: list[AttemptRow], run_dir: Path | str, run_id: str | None) -> Path | None:
+    """Write ``rows`` as JSON lines to the first of `unsaved_dirs` that takes them; None if none did."""
+    text = "".join(json.dumps(r.to_json()) + "\n" for r in rows)
+    name = f"{UNSAVED_PREFIX}{os.getpid()}-{int(time.time() * 1000)}.jsonl"
+    for d in unsaved_dirs(run_dir, run_id):
+        path = d / name
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            with open(path, "x", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            return path
+        except OSError:
+            with contextlib.suppress(OSError):
+                path.unlink()
+    return None
+
+
+def import_unsaved(store: ResultStore, run_dir: Path | str, run_id: str | None) -> int:
+    """Record the rows of every unsaved-rows file of this run (never over a final result, as `record`),
+    deleting each file once its rows are in. A line cut short by the full disk is skipped: that attempt was
+    never recorded, so the resumed run redoes it. Returns the number of rows imported."""
+    names = {f.name for f in fields(AttemptRow)}
+    n = 0
+    for d in unsaved_dirs(run_dir, run_id):
+        for path in sorted(d.glob(f"{UNSAVED_PREFIX}*.jsonl")) if d.is_dir() else ():
+            try:
+                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                try:
+                    data = json.loads(line)
+                    row = AttemptRow(**{k: v for k, v in data.items() if k in names})
+                except (ValueError, TypeError):
+                    continue
+                store.record(row)
+                n += 1
+            path.unlink()
+    return n

@@ -4,7 +4,7 @@
     prover batch --benchmark my.jsonl | DIR_OF_LEAN_FILES --out RUN_DIR [--name 'imo_*'] [--names-file F] [--limit N]
     prover batch ... --ray auto | --ray HOST:PORT          (the same batch on a Ray cluster)
     prover report RUN_DIR                                   (re-render report.html / .json / .csv from the store)
-    prover data download minif2f | proofnet [--dest DIR]    (fetch and convert the upstream benchmark)
+    prover data download minif2f | proofnet | putnambench | formalmath_lite | formalmath_all [--dest DIR]
     prover data list                                        (benchmarks found in the benchmark directory)
 
 Re-running the same ``prover batch`` command resumes: finished attempts are not redone.
@@ -68,6 +68,12 @@ def _register_batch(sub: argparse._SubParsersAction) -> None:
         choices=["mark", "skip", "include"],
         help="statements flagged false/vacuous: mark = run and report apart (default), skip = leave out",
     )
+    what.add_argument(
+        "--answers",
+        choices=["inline", "free"],
+        help="PutnamBench answer placeholders: inline = upstream's answers in the statements (default, as upstream's "
+        "rewrite_solutions.py), free = the prover must write the answer too",
+    )
     add_options(what, "--benchmark-dir")
 
     run = p.add_argument_group("run")
@@ -82,6 +88,12 @@ def _register_batch(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--dry-run", action="store_true", help="print the selection and exit")
     run.add_argument("--no-progress", action="store_true", help="no live progress bar")
     run.add_argument("--no-report", action="store_true", help="do not write the reports at the end")
+    run.add_argument(
+        "--save-graphs",
+        action="store_true",
+        help="keep every attempt's search graph in RUN_DIR/graphs (batch.graphs_dir): training data for "
+        "`prover data export`",
+    )
     run.add_argument(
         "--agent-factory",
         metavar="MODULE:NAME",
@@ -101,7 +113,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
             "batch.workers": args.workers,
             "batch.seed": args.seed,
             "batch.known_issues": args.known_issues,
+            "batch.answers": args.answers,
             "batch.ray_address": args.ray,
+            "batch.graphs_dir": str(args.out / "graphs") if getattr(args, "save_graphs", False) else None,
         },
     )
 
@@ -124,19 +138,46 @@ def load_factory(spec: str) -> Any:
     return obj
 
 
+def _warn_lean_version(theorems: list[Any], config: Any, benchmark: str) -> None:
+    """One line, before any model loads, when the statements' Lean version differs from the project's."""
+    from data.benchmarks import lean_version_warning
+    from prover.lean.project import project_dir, read_toolchain
+
+    msg = lean_version_warning(theorems, read_toolchain(project_dir(config.lean)), benchmark)
+    if msg:
+        print(f"prover batch: warning: {msg}", file=sys.stderr)
+
+
+def _check_answer_mode(out: Path, answers: str | None, force: bool) -> None:
+    """A run directory holds one PutnamBench answer mode: the statements differ between them."""
+    from prover.batch.store import DB_NAME, ResultStore
+
+    if answers is None or force or not (Path(out) / DB_NAME).is_file():
+        return
+    try:
+        with ResultStore.in_run_dir(out, readonly=True) as store:
+            old = store.get_meta("answers")
+    except UserError:
+        return
+    if old and old != answers:
+        raise UserError(
+            f"{out} holds a run with --answers {old}; this one asks for --answers {answers}: use another --out"
+        )
+
+
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
 def run_batch_cmd(args: argparse.Namespace) -> int:
-    from data.benchmarks import load_theorems, select
+    from data.benchmarks import benchmark_run_info, load_theorems, select
     from prover.batch.report import format_summary, write_report
     from prover.batch.runner import BatchRunner
     from prover.config import load_config
 
     config = load_config(args.config, _overrides(args))
     b = config.batch
-    theorems = load_theorems(args.benchmark, args.split, b.benchmark_dir)
+    theorems = load_theorems(args.benchmark, args.split, b.benchmark_dir, answers=b.answers)
     sel = select(
         theorems,
         split=args.split,
@@ -154,7 +195,9 @@ def run_batch_cmd(args: argparse.Namespace) -> int:
         "selection": {"name": args.name, "names_file": str(args.names_file or ""), "limit": args.limit},
         "known_issues_mode": b.known_issues,
         "skipped_known": skipped,
+        **benchmark_run_info(args.benchmark, sel.theorems, b.answers),
     }
+    _check_answer_mode(args.out, info.get("answers"), args.force)
     marked = sel.marked_known if b.known_issues == "mark" else []
     print(
         f"prover batch: {len(sel.theorems)} theorems × {b.attempts} attempt(s), {b.workers} worker(s)"
@@ -164,6 +207,7 @@ def run_batch_cmd(args: argparse.Namespace) -> int:
         + f" → {args.out}",
         file=sys.stderr,
     )
+    _warn_lean_version(sel.theorems, config, args.benchmark)
     g = config.generator
     if b.attempts > 1 and (getattr(g, "decoding", "sample") == "beam" or getattr(g, "temperature", 1.0) == 0):
         print(
@@ -247,7 +291,10 @@ def _register_report(sub: argparse._SubParsersAction) -> None:
 def run_report_cmd(args: argparse.Namespace) -> int:
     from prover.batch.report import format_summary, write_report
 
-    rep = write_report(args.run_dir, plots_too=not args.no_plots)
+    try:
+        rep = write_report(args.run_dir, plots_too=not args.no_plots)
+    except OSError as e:  # a read-only or full run directory: the store was read, the files cannot be written
+        raise UserError(f"cannot write the reports into {args.run_dir}: {e.strerror or e}") from e
     if args.json:
         print(json.dumps(rep, indent=1, default=str))
     else:
@@ -261,23 +308,33 @@ def run_report_cmd(args: argparse.Namespace) -> int:
 
 
 def _register_data(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("data", help="benchmark data: download, list")
+    p = sub.add_parser("data", help="benchmark data: download, list; training data: export")
     dsub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     d = dsub.add_parser(
         "download",
-        help="fetch miniF2F or ProofNet from upstream and convert to JSONL",
+        help="fetch a benchmark from its pinned upstream and convert it to JSONL",
         description="Fetch the pinned upstream sources (miniF2F: yangky11/miniF2F-lean4 + facebookresearch/miniF2F; "
-        "ProofNet: rahul3613/ProofNet-lean4 + zhangir-azerbayev/ProofNet) and write NAME_valid.jsonl / "
-        "NAME_test.jsonl.",
+        "ProofNet: rahul3613/ProofNet-lean4 + zhangir-azerbayev/ProofNet; PutnamBench: trishullab/PutnamBench; "
+        "FormalMATH: the Hugging Face datasets SphereLab/FormalMATH-Lite / -All through `datasets`) and write "
+        "the JSONL files `prover batch --benchmark NAME` reads (`prover data list` shows them).",
     )
-    d.add_argument("name", choices=["minif2f", "proofnet"])
+    from data.download import NAMES
+
+    d.add_argument("name", choices=NAMES)
     d.add_argument(
         "--dest", type=Path, metavar="DIR", help="output directory (default $PROVER_BENCHMARK_DIR or ~/.cache/...)"
+    )
+    d.add_argument("--revision", metavar="REV", help="FormalMATH: Hugging Face dataset revision (default: pinned)")
+    d.add_argument(
+        "--from-file", type=Path, metavar="FILE", help="FormalMATH: convert a local copy of the dataset file (offline)"
     )
     d.set_defaults(func=run_download_cmd)
     ls = dsub.add_parser("list", help="benchmarks available in the benchmark directory")
     ls.add_argument("--benchmark-dir", type=Path, metavar="DIR")
     ls.set_defaults(func=run_list_cmd)
+    from prover.cli.train import register_data_export
+
+    register_data_export(dsub)
 
 
 def run_download_cmd(args: argparse.Namespace) -> int:
@@ -285,19 +342,20 @@ def run_download_cmd(args: argparse.Namespace) -> int:
     from data.download import download
 
     dest = args.dest or download_dir()
-    for path in download(args.name, dest):
+    for path in download(args.name, dest, revision=args.revision, from_file=args.from_file):
         n = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
         print(f"{path}: {n} theorems")
     return 0
 
 
 def run_list_cmd(args: argparse.Namespace) -> int:
-    from data.benchmarks import BENCHMARKS, benchmark_file
+    from data.benchmarks import BENCHMARKS, REGISTRY, benchmark_file, lean_version
     from data.config import default_benchmark_dir
 
     d = args.benchmark_dir or default_benchmark_dir()
     print(f"benchmark directory: {d}")
     for name, splits in BENCHMARKS.items():
+        info = REGISTRY[name]
         parts = []
         for s in splits:
             f = benchmark_file(name, s, d)
@@ -306,5 +364,6 @@ def run_list_cmd(args: argparse.Namespace) -> int:
                 parts.append(f"{s} {n}")
             else:
                 parts.append(f"{s} missing")
-        print(f"  {name}: {', '.join(parts)}")
+        lean = f"Lean {lean_version(info.lean_toolchain)}" if info.lean_toolchain else "Lean ?"
+        print(f"  {name}: {', '.join(parts)}  ({lean}; {info.source})")
     return 0

@@ -1,14 +1,18 @@
 """``prover index``: build and query the premise-retrieval index.
 
-    prover index build --source ../shared/corpus/corpus_mathlib4_2f65ba7.tar.zst --out runs/index [--method both]
+    prover index build --out runs/index [--method both]      # the packages of lean_project/ (+ Lean core)
+    prover index build --source ../shared/corpus/corpus_mathlib4_2f65ba7.tar.zst --out runs/index
     prover index query --index runs/index --header "import Mathlib" -k 10 "n : ℕ ⊢ n + 0 = n"
     prover index info --index runs/index
 
-``build`` scans the sources (Lean trees, ``*.tar.zst`` archives, or a LeanDojo ``corpus.jsonl``) into a corpus,
-then writes the BM25 index and, with ``--method dense|both``, the faiss index of the dense encoder.
+``build`` scans the sources (Lean trees, ``*.tar.zst`` archives, or a LeanDojo ``corpus.jsonl``; default: the
+packages of the Lean project and its toolchain's Init/Std, `retrieval.project_sources`) into a corpus, then
+writes the BM25 index and, with ``--method dense|both``, the faiss index of the dense encoder. Each index stores
+the premise-usage prior weight chosen on the corpus's validation split (``--prior-weight`` sets it instead).
 ``query`` prints the top-k accessible premises for a goal state: accessibility comes from ``--file``/``--line``
-(a file of the corpus; one that is not is an error) or ``--header`` (its imports; one importing nothing of the
-corpus warns that no premise is accessible), else every non-private premise is a candidate.
+(a file of the corpus; one that is not is an error) or ``--header`` (its imports, every form of the module
+system; one importing nothing of the corpus warns and searches the whole corpus), else every non-private premise
+is a candidate.
 ``info --files`` lists the corpus files (the paths ``--file`` takes).
 """
 
@@ -19,6 +23,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from prover.errors import UserError
 
@@ -31,7 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     b = isub.add_parser("build", help="build the corpus and indexes", description="Scan corpus sources and build "
                         "the indexes into --out.")
     b.add_argument("--source", action="append", type=Path, default=[], metavar="PATH",
-                   help="Lean source tree, *.tar.zst archive, or LeanDojo corpus.jsonl (repeatable)")
+                   help="Lean source tree, *.tar.zst archive, or LeanDojo corpus.jsonl (repeatable; default: the "
+                   "packages of --lean-project and its toolchain's Lean core)")
+    b.add_argument("--lean-project", type=Path, metavar="DIR",
+                   help="Lean project whose .lake/packages make the default corpus (default: lean.project_dir)")
+    b.add_argument("--prior-weight", type=float, metavar="W",
+                   help="premise-usage prior weight (default: chosen on the corpus's validation split)")
     b.add_argument("--out", type=Path, required=True, metavar="DIR", help="index directory to write")
     b.add_argument("--method", choices=["bm25", "dense", "both"], default="bm25",
                    help="indexes to build (default bm25)")
@@ -70,30 +80,69 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _build(args: argparse.Namespace) -> int:
     from retrieval.bm25 import BM25Retriever
     from retrieval.corpus import build_corpus
+    from retrieval.prior import BM25_WEIGHTS
 
-    if not args.source:
-        raise UserError("give at least one --source (Lean tree, .tar.zst archive or corpus.jsonl)")
+    if args.prior_weight is not None and args.prior_weight < 0:
+        raise UserError(f"--prior-weight must be >= 0, not {args.prior_weight}")
+    sources = list(args.source)
+    if not sources:
+        from prover.lean.config import default_project_dir
+        from retrieval.project_sources import default_sources
+
+        project = args.lean_project or default_project_dir()
+        sources = default_sources(project)
+        names = ", ".join(s.name if s.parent.name == "packages" else str(s) for s in sources)
+        print(f"corpus sources (from {project}): {names}")
     progress = not args.quiet
     t0 = time.perf_counter()
-    corpus = build_corpus(args.source, cache_dir=args.cache_dir, out_dir=args.out, rebuild=args.rebuild,
+    corpus = build_corpus(sources, cache_dir=args.cache_dir, out_dir=args.out, rebuild=args.rebuild,
                           progress=progress)
     t_corpus = time.perf_counter() - t0
     print(f"corpus: {len(corpus)} premises in {len(corpus.files)} files ({t_corpus:.1f} s) -> {args.out}")
     t0 = time.perf_counter()
     bm = BM25Retriever.build(corpus, progress=progress)
-    bm.save(args.out / "bm25")
-    print(f"bm25 index: {time.perf_counter() - t0:.1f} s -> {args.out / 'bm25'}")
+    tuning = _choose_prior(bm, corpus, args.prior_weight, BM25_WEIGHTS, positive_only=True)
+    bm.save(args.out / "bm25", extra_meta={"prior_tuning": tuning})
+    print(f"bm25 index: {time.perf_counter() - t0:.1f} s -> {args.out / 'bm25'}; "
+          f"{_prior_line(bm.prior_weight, tuning)}")
     if args.method in ("dense", "both"):
         from retrieval.dense import DenseRetriever, Encoder
+        from retrieval.prior import DENSE_WEIGHTS
 
         enc = Encoder(args.model, device=args.device, max_length=args.max_length)
         t0 = time.perf_counter()
         dr = DenseRetriever.build(corpus, enc, index_type=args.index_type, batch_size=args.batch_size,
                                   progress=progress)
+        if args.index_type == "flat":
+            tuning = _choose_prior(dr, corpus, args.prior_weight, DENSE_WEIGHTS)
+        else:  # scoring every premise per query needs the flat matrix; hnsw / ivf keep the default
+            tuning = {"chosen_on": "default (hnsw / ivf indexes are not tuned)"}
+            if args.prior_weight is not None:
+                dr.prior_weight = args.prior_weight
+        dr.index.meta["prior_tuning"] = tuning
         dr.save(args.out / "dense")
         print(f"dense index ({Path(enc.name).name}, {args.index_type}, dim {enc.dim}): "
-              f"{time.perf_counter() - t0:.1f} s -> {args.out / 'dense'}")
+              f"{time.perf_counter() - t0:.1f} s -> {args.out / 'dense'}; {_prior_line(dr.prior_weight, tuning)}")
     return 0
+
+
+def _choose_prior(retriever: Any, corpus: Any, given: float | None, weights: tuple[float, ...],
+                  positive_only: bool = False) -> dict[str, Any]:
+    """Set ``retriever.prior_weight``: ``given``, else the best of ``weights`` on the validation split."""
+    from retrieval.prior import tune_weight
+
+    if given is not None:
+        retriever.prior_weight = given
+        return {"chosen_on": "--prior-weight"}
+    w, table, n = tune_weight(retriever.full_scores, corpus, weights, positive_only=positive_only)
+    if w is None:
+        return {"chosen_on": f"default (only {n} validation theorems with resolved premises)"}
+    retriever.prior_weight = w
+    return {"chosen_on": f"{n} validation theorems", "table": {str(k): v for k, v in table.items()}}
+
+
+def _prior_line(weight: float, tuning: dict[str, Any]) -> str:
+    return f"usage-prior weight {weight:g} ({tuning['chosen_on']})"
 
 
 def _query(args: argparse.Namespace) -> int:
@@ -119,12 +168,9 @@ def _query(args: argparse.Namespace) -> int:
                 "give a path relative to the library root, e.g. Mathlib/Data/Nat/Basic.lean")
         raise UserError(f"--file {args.file}: not a file of the corpus in {args.index} "
                         f"({len(corpus.files)} files: `prover index info --files` lists them); {hint}")
-    reason = corpus.no_access_reason(theorem) if corpus is not None and theorem is not None else None
-    if reason is not None:  # nothing to search: say why instead of printing 0 premises silently
-        print(f"prover index query: warning: no premise is accessible: {reason} "
-              "(use --header 'import Mathlib', --file, or neither to search every premise)", file=sys.stderr)
+    # a header importing nothing of the corpus: the retriever warns (one line) and searches the whole corpus
     t0 = time.perf_counter()
-    premises = [] if reason is not None else retriever.retrieve(state, theorem, args.k)
+    premises = retriever.retrieve(state, theorem, args.k)
     dt = time.perf_counter() - t0
     for rank, p in enumerate(premises, 1):
         if args.json:

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prover.lean import syntax
 from prover.lean.config import LeanConfig
 from prover.lean.gate import (
-    DECL_RE,
     find_declarations,
     lean_name,
     mask_comments_and_strings,
@@ -329,16 +329,8 @@ def _declared_name(theorem: Theorem) -> str:
 
 def _proof_part(theorem: Theorem, text: str) -> str:
     """What follows the statement's ``:=`` in ``text`` (what ``lean_dojo.check_proof`` substitutes)."""
-    masked = mask_comments_and_strings(text, strings=False)  # as `normalize` sees it
     want = normalize(statement_head(theorem.statement))
-    for m in DECL_RE.finditer(masked):
-        if normalize(text[m.start("kw") :]).startswith(want + ":="):
-            # walk forward until the normalized prefix covers the statement, then take what is after `:=`
-            i, seen = m.start("kw"), ""
-            while i < len(text) and len(seen) < len(want):
-                if not masked[i].isspace() and masked[i] == text[i]:
-                    seen += text[i]
-                i += 1
-            j = text.find(":=", i)
-            return text[j + 2 :].strip() if j >= 0 else text[i:].strip()
+    for d in syntax.scan(text).declarations:
+        if d.proof is not None and normalize(text[d.keyword :]).startswith(want + ":="):
+            return text[d.proof[0] : d.proof[1]].strip()
     return text

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from prover.lean import syntax
 from prover.lean.types import (
     DEFAULT_ALLOWED_AXIOMS,
     CheckResult,
@@ -52,80 +53,8 @@ class CommandRunner(Protocol):
 
 
 # ---------------------------------------------------------------------------------------------------
-# Reading Lean source without a parser: comments and strings masked, declarations found by keyword.
+# Reading Lean source: `prover.lean.syntax` (the project's one tokenizer/scanner)
 
-
-def mask_comments_and_strings(text: str, *, strings: bool = True) -> str:
-    """``text`` with comments (``--``, nested ``/- -/``, docstrings) and string literals blanked.
-
-    Same length and same newlines as ``text``, so offsets, lines and columns carry over.
-    """
-    out = list(text)
-    i, n = 0, len(text)
-
-    def blank(a: int, b: int) -> None:
-        for k in range(a, b):
-            if out[k] != "\n":
-                out[k] = " "
-
-    while i < n:
-        c = text[i]
-        if c == "-" and text.startswith("--", i):
-            j = text.find("\n", i)
-            j = n if j < 0 else j
-            blank(i, j)
-            i = j
-        elif c == "/" and text.startswith("/-", i):
-            depth, j = 1, i + 2
-            while j < n and depth:
-                if text.startswith("/-", j):
-                    depth, j = depth + 1, j + 2
-                elif text.startswith("-/", j):
-                    depth, j = depth - 1, j + 2
-                else:
-                    j += 1
-            blank(i, j)
-            i = j
-        elif c == '"' and strings:
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            j = min(j + 1, n)
-            blank(i + 1, j - 1)
-            i = j
-        elif c == "'" and strings and i + 2 < n and (text[i + 2] == "'" or (text[i + 1] == "\\" and i + 3 < n)):
-            # a char literal 'a' or '\n' (but not the prime of x' followed by something)
-            if i > 0 and (text[i - 1].isalnum() or text[i - 1] in "_'!?"):
-                i += 1
-                continue
-            j = text.find("'", i + 1 if text[i + 1] != "\\" else i + 3)
-            if 0 < j - i <= 8:
-                blank(i + 1, j)
-                i = j + 1
-            else:
-                i += 1
-        else:
-            i += 1
-    return "".join(out)
-
-
-_MODIFIERS = r"(?:(?:private|protected|noncomputable|unsafe|partial|nonrec)\s+)*"
-_ATTRS = r"(?:@\[(?:[^\[\]]|\[[^\]]*\])*\]\s*)*"
-_IN_PREFIX = r"(?:(?:open|set_option)\b[^\n]*?\bin\s+)*"  # `open Real in theorem ...`
-DECL_RE = re.compile(
-    r"(?m)^[ \t]*"
-    + _IN_PREFIX
-    + _ATTRS
-    + _MODIFIERS
-    + r"(?P<kw>theorem|lemma|example|axiom|def|abbrev|instance|opaque)(?![\w'!?])"
-)
-# `noncomputable section` and `mutual` also open a scope that a bare `end` closes
-_SCOPE_RE = re.compile(
-    r"(?m)^[ \t]*(?:noncomputable[ \t]+)?(?P<kw>namespace|section|mutual|end)(?![\w'!?])[ \t]*(?P<name>[^\s]*)"
-)
-_IDENT_PART = r"(?:«[^»]*»|[^\s.:()\[\]{}⦃⦄,«»@]+)"
-_IDENT_RE = re.compile(r"\s*(?P<name>" + _IDENT_PART + r"(?:\." + _IDENT_PART + r")*)(?P<univ>\.\{[^}]*\})?")
-_AXIOM_DECL_RE = re.compile(r"(?<![\w.'])axiom(?![\w'!?])\s*(?P<name>[^\s:({\[]*)")
 _FORBIDDEN: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"debug\.skipKernelTC"), "sets debug.skipKernelTC (skips the kernel check)"),
     (
@@ -137,13 +66,21 @@ _FORBIDDEN: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+def mask_comments_and_strings(text: str, *, strings: bool = True) -> str:
+    """``text`` with comments (``--``, nested ``/- -/``, docstrings) and string literals blanked.
+
+    Same length and same newlines as ``text``, so offsets, lines and columns carry over.
+    """
+    return syntax.mask(text, strings=strings)
+
+
 @dataclass(frozen=True)
 class Decl:
     kind: str  # theorem | lemma | example | axiom | def | ...
     name: str | None  # as written (None for example / anonymous instance)
     full_name: str | None  # with the enclosing namespaces
     start: int  # offset of the keyword
-    name_span: tuple[int, int] | None = None  # offsets of the name as written (with universes)
+    name_span: tuple[int, int] | None = None  # offsets of the name as written
 
     @property
     def is_theorem(self) -> bool:
@@ -152,62 +89,15 @@ class Decl:
 
 def find_declarations(text: str) -> list[Decl]:
     """Declarations of ``text`` in order, with names qualified by the enclosing ``namespace``s."""
-    masked = mask_comments_and_strings(text)
-    events: list[tuple[int, str, re.Match[str]]] = [(m.start("kw"), "decl", m) for m in DECL_RE.finditer(masked)]
-    events += [(m.start("kw"), "scope", m) for m in _SCOPE_RE.finditer(masked)]
-    events.sort(key=lambda e: e[0])
-    scopes: list[tuple[str, str]] = []  # (namespace|section, name)
-    decls: list[Decl] = []
-    for pos, what, m in events:
-        if what == "scope":
-            kw, name = m.group("kw"), m.group("name")
-            if kw == "end":
-                if scopes:
-                    scopes.pop()
-            else:
-                scopes.append((kw, name))
-            continue
-        kw = m.group("kw")
-        name = span = None
-        if kw != "example":
-            im = _IDENT_RE.match(masked, m.end("kw"))
-            if im and im.group("name") and not masked[m.end("kw") : im.start("name")].count("\n") > 1:
-                name = im.group("name")
-                span = (im.start("name"), im.end())
-                if kw == "instance" and name in ("priority", ":", "("):
-                    name, span = None, None
-        full = None
-        if name is not None:
-            if name.startswith("_root_."):
-                full = name[len("_root_.") :]
-            else:
-                ns = [n for k, n in scopes if k == "namespace" and n]
-                full = ".".join([*ns, name])
-        decls.append(Decl(kind=kw, name=name, full_name=full, start=pos, name_span=span))
-    return decls
+    return [Decl(d.kind, d.name, d.full_name, d.keyword, d.name_span) for d in syntax.scan(text).declarations]
 
 
 def split_header(text: str) -> tuple[str, str, int]:
-    """Split leading ``import`` lines off ``text``: ``(header, body, lines_in_header)``.
+    """Split the header (``module``, ``import`` lines) off ``text``: ``(header, body, lines_in_header)``.
 
     Comments and blank lines before and among the imports belong to the header.
     """
-    masked = mask_comments_and_strings(text)
-    lines = masked.splitlines(keepends=True)
-    end_line = 0
-    for i, line in enumerate(lines):
-        s = line.strip()
-        if not s:
-            continue
-        if re.match(r"import\s", s) or s == "import":
-            end_line = i + 1
-            continue
-        break
-    if end_line == 0:
-        return "", text, 0
-    raw_lines = text.splitlines(keepends=True)
-    header = "".join(raw_lines[:end_line])
-    return header, "".join(raw_lines[end_line:]), end_line
+    return syntax.split_header(text)
 
 
 def normalize(text: str) -> str:
@@ -219,10 +109,9 @@ def statement_head(statement: str) -> str:
     """The statement without its trailing ``:=`` / ``:= by`` and anything before its keyword."""
     stmt = statement.rstrip()
     stmt = re.sub(r"\s*:=\s*(by)?\s*$", "", stmt)
-    masked = mask_comments_and_strings(stmt)
-    m = DECL_RE.search(masked)
-    if m:
-        stmt = stmt[m.start("kw") :]
+    decls = syntax.scan(stmt).declarations
+    if decls:
+        stmt = stmt[decls[0].keyword :]
     return stmt
 
 
@@ -291,6 +180,12 @@ class SoundnessGate:
         prep = self._prepare(body, theorem=theorem)
         return self._run(proc, header, prep, offset, reference=theorem)
 
+    def screen(self, theorem: Theorem, proof_text: str) -> tuple[str, ...]:
+        """The reasons `check` would reject ``proof_text`` before asking Lean (text screen and statement
+        comparison only): an empty tuple does not mean sound, a non-empty one means certainly not."""
+        _header, body, _offset = split_header(proof_text)
+        return tuple(self._prepare(body, theorem=theorem).reasons)
+
     def check_file(self, proc: CommandRunner, text: str, names: Iterable[str] | None = None) -> CheckResult:
         """Check a whole file: no error, no sorry, no axiom declaration, and the axioms of ``names``
         (default: every theorem, lemma and example of the file) within the allowed set."""
@@ -302,9 +197,11 @@ class SoundnessGate:
 
     def _prepare(self, body: str, *, theorem: Theorem | None = None, names: list[str] | None = None) -> _Prepared:
         reasons: list[str] = []
-        masked = mask_comments_and_strings(body)
-        for m in _AXIOM_DECL_RE.finditer(masked):
-            reasons.append(f"declares an axiom{' ' + m.group('name') if m.group('name') else ''}")
+        src = syntax.scan(body)
+        masked = src.masked
+        for d in src.declarations:
+            if d.kind == "axiom":
+                reasons.append(f"declares an axiom{' ' + d.name if d.name else ''}")
         for rx, why in _FORBIDDEN:
             if rx.search(masked):
                 reasons.append(why)
@@ -448,21 +345,20 @@ class SoundnessGate:
 def _reference_text(theorem: Theorem) -> tuple[str, str] | None:
     """``(text, name)``: the theorem's statement proved by ``sorry``, declared in namespace `REF_NAMESPACE`."""
     stmt = theorem.statement
-    masked = mask_comments_and_strings(stmt)
-    m = DECL_RE.search(masked)
-    if m is None:
+    decls = syntax.scan(stmt).declarations
+    if not decls:
         return None
-    if m.group("kw") == "example":
+    d = decls[0]
+    if d.kind == "example":
         name = EXAMPLE_NAME
-        stmt = stmt[: m.start("kw")] + f"theorem {name}" + stmt[m.end("kw") :]
+        stmt = stmt[: d.keyword] + f"theorem {name}" + stmt[d.keyword + len("example") :]
     else:
-        im = _IDENT_RE.match(masked, m.end("kw"))
-        if im is None or not im.group("name"):
+        if d.name is None or d.name_span is None:
             return None
-        name = im.group("name")
+        name = d.name
         if name.startswith("_root_."):
             name = name[len("_root_.") :]
-            stmt = stmt[: im.start("name")] + name + stmt[im.end("name") :]
+            stmt = stmt[: d.name_span[0]] + name + stmt[d.name_span[1] :]
     body = Theorem(name, stmt).sorried()
     return f"namespace {REF_NAMESPACE}\n{body}\nend {REF_NAMESPACE}", f"{REF_NAMESPACE}.{name}"
 

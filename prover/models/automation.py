@@ -63,10 +63,7 @@ class CombinedGenerator:
         *,
         contexts: Sequence[StepContext | None] | None = None,
     ) -> list[list[Candidate]]:
-        if contexts is not None:
-            from_model = self.model.generate(states, premises, n, contexts=contexts)  # type: ignore[call-arg]
-        else:
-            from_model = self.model.generate(states, premises, n)
+        from_model = self.model.generate(states, premises, n, contexts=contexts)
         from_auto = self.automation.generate(states, premises, n)
         out = []
         for m, a in zip(from_model, from_auto, strict=True):

@@ -1,4 +1,4 @@
-"""`build_generator` and `build_critic`: the one place where a config becomes a model backend."""
+"""`build_generator`, `build_proof_generator` and `build_critic`: where a config becomes a model backend."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ from prover.models.automation import AutomationGenerator, CombinedGenerator
 from prover.models.base import Critic, TacticGenerator
 from prover.models.config import CriticConfig, GeneratorConfig
 from prover.models.filters import TacticFilter
+from prover.models.whole import build_proof_generator
+
+__all__ = ["build_critic", "build_generator", "build_proof_generator"]
 
 
 def build_generator(cfg: GeneratorConfig) -> TacticGenerator:

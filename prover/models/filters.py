@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from prover.models.base import Candidate
 
@@ -12,6 +12,18 @@ from prover.models.base import Candidate
 NATIVE_DECIDE = ("native_decide", "+native", "native := true", "ofReduceBool")
 
 T = TypeVar("T")
+
+# BFS-Prover-V2's filter of tactics its model writes but Lean wastes time on (``src/search/prover_manager.py``):
+# ``rcases`` / ``cases'`` / ``simpa`` with a ``?_`` hole, and ``simpa`` with a ``_`` placeholder argument.
+_HOLE_KEYWORDS = ("rcases", "cases'", "simpa")
+_SIMPA_PLACEHOLDERS = (" _", "_ ", "_,", ",_")
+
+
+def degenerate(tactic: str) -> bool:
+    """A tactic BFS-Prover-V2's search drops before running it (see ``_HOLE_KEYWORDS``)."""
+    if "?_" in tactic and any(k in tactic for k in _HOLE_KEYWORDS):
+        return True
+    return "simpa" in tactic and any(p in tactic for p in _SIMPA_PLACEHOLDERS)
 
 
 def normalize_tactic(tactic: str) -> str:
@@ -21,16 +33,35 @@ def normalize_tactic(tactic: str) -> str:
 
 class TacticFilter:
     """Drops empty tactics and those containing a banned word (plain substring match, as BFS-Prover does,
-    so ``sorryAx`` is caught too)."""
+    so ``sorryAx`` is caught too); with ``drop_degenerate``, also BFS-Prover-V2's `degenerate` tactics."""
 
-    def __init__(self, banned: Iterable[str] = ("sorry", "admit"), allow_native_decide: bool = False) -> None:
+    def __init__(
+        self,
+        banned: Iterable[str] = ("sorry", "admit"),
+        allow_native_decide: bool = False,
+        drop_degenerate: bool = False,
+    ) -> None:
         words = [w for w in banned if w]
         if not allow_native_decide:
             words += list(NATIVE_DECIDE)
         self.banned = tuple(dict.fromkeys(words))
+        self.drop_degenerate = drop_degenerate
 
     def allowed(self, tactic: str) -> bool:
-        return bool(tactic.strip()) and not any(w in tactic for w in self.banned)
+        if not tactic.strip() or any(w in tactic for w in self.banned):
+            return False
+        return not (self.drop_degenerate and degenerate(tactic))
+
+
+class Completion(NamedTuple):
+    """One raw completion from a backend: text (stop strings cut off), summed raw log-prob, generated tokens,
+    whether it ended on its own (EOS or a stop string; False: cut by the token limit) and the prompt's tokens."""
+
+    text: str
+    logprob: float
+    num_tokens: int
+    finished: bool = True
+    prompt_tokens: int = 0
 
 
 def make_candidate(tactic: str, logprob: float, num_tokens: int) -> Candidate:
@@ -72,16 +103,19 @@ def select(
 
 
 def select_completions(
-    raw: Iterable[Iterable[tuple[str, float, int]]],
+    raw: Iterable[Iterable[Completion]],
     n: int,
     *,
     extract: Callable[[str], str],
     rank_by: str = "sum",
     tactic_filter: TacticFilter | None = None,
 ) -> list[list[Candidate]]:
-    """A model backend's post-processing: for each prompt's raw completions ``(text, sum log-prob, tokens)``,
-    the tactic ``extract(text)`` as a `Candidate`, then `select` (filtered, deduplicated, best ``n`` first)."""
+    """A model backend's post-processing: for each prompt's raw completions, the tactic ``extract(text)`` as a
+    `Candidate`, then `select` (filtered, deduplicated, best ``n`` first). Completions cut by the token limit
+    are dropped: a tactic that never ended is not a tactic (ReProver kept such beams; they only waste Lean
+    calls)."""
     return [
-        select([make_candidate(extract(text), lp, k) for text, lp, k in per_prompt], n, rank_by, tactic_filter)
-        for per_prompt in raw
+        select([make_candidate(extract(c.text), c.logprob, c.num_tokens) for c in per if c.finished], n, rank_by,
+               tactic_filter)
+        for per in raw
     ]

@@ -16,10 +16,10 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from prover.models.base import Candidate, StepContext
-from prover.models.config import CriticConfig, GeneratorConfig
+from prover.models.base import Candidate, StepContext, context_seeds
+from prover.models.config import BackendConfig, CriticConfig, GeneratorConfig
 from prover.models.errors import GenerationError, ModelLoadError
-from prover.models.filters import TacticFilter, select_completions
+from prover.models.filters import Completion, TacticFilter, select_completions
 from prover.models.loading import (
     call_with_timeout,
     dtype_kwarg,
@@ -29,7 +29,7 @@ from prover.models.loading import (
     resolve_device,
     resolve_dtype,
 )
-from prover.models.prompts import PromptFormat, decoding_options, get_format
+from prover.models.prompts import Messages, PromptFormat, critic_input, decoding_options, get_format
 from retrieval.base import Premise
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,13 @@ def load_hf(
     except Exception as e:
         raise explain_load_error(e, what, name, dev) from e
     return model, tokenizer, dev
+
+
+def _cut_stop(text: str, stop: Sequence[str]) -> str:
+    """``text`` up to its first stop string (transformers' ``stop_strings`` stop generation but keep the
+    string)."""
+    hits = [i for i in (text.find(s) for s in stop) if i >= 0]
+    return text[: min(hits)] if hits else text
 
 
 def _release(obj: Any) -> None:
@@ -167,7 +174,8 @@ class HFGenerator:
         self._fwd_has_position_ids = "position_ids" in inspect.signature(model.forward).parameters
 
     @classmethod
-    def from_config(cls, cfg: GeneratorConfig) -> HFGenerator:
+    def load(cls, cfg: BackendConfig) -> tuple[Any, Any]:
+        """``(model, tokenizer)`` of ``cfg`` (fails with a one-line `ModelLoadError`)."""
         model, tokenizer, _ = load_hf(
             cfg.model,
             kind="generator",
@@ -177,18 +185,17 @@ class HFGenerator:
             trust_remote_code=cfg.trust_remote_code,
             timeout=cfg.load_timeout,
         )
+        return model, tokenizer
+
+    @classmethod
+    def from_config(cls, cfg: GeneratorConfig) -> HFGenerator:
+        model, tokenizer = cls.load(cfg)
         return cls(
             model,
             tokenizer,
             **decoding_options(cfg),
             batch_size=cfg.batch_size,
         )
-
-    def set_seed(self, seed: int) -> None:
-        """Reseed sampling (torch's global RNGs, which transformers samples from)."""
-        import torch
-
-        torch.manual_seed(seed)
 
     def close(self) -> None:
         """Drop the model (and free GPU memory); the generator is unusable afterwards."""
@@ -216,21 +223,64 @@ class HFGenerator:
         if n < 1:
             return [[] for _ in states]
         prompts = self.prompts(states, premises, contexts)
-        out: list[list[Candidate]] = []
+        raw = self.complete(prompts, n, context_seeds(contexts, len(prompts), None))
+        return select_completions(raw, n, extract=self.format.extract, rank_by=self.rank_by, tactic_filter=self.filter)
+
+    def complete(
+        self,
+        prompts: Sequence[str | Messages],
+        n: int,
+        seeds: Sequence[int | None] | None = None,
+        *,
+        skip_too_long: bool = False,
+    ) -> list[list[Completion]]:
+        """Up to ``n`` raw completions per prompt. Chat messages go through the model's chat template (which
+        brings its own special tokens). A prompt longer than ``max_input_tokens`` loses its start (step
+        prompts keep the state's end), or is skipped with ``skip_too_long`` (no completions).
+
+        transformers samples from torch's global RNG: a prompt's samples depend only on its own seed when it is
+        sampled alone, right after seeding. Seeded sampling therefore sends one prompt per model call (its
+        ``n`` samples still form one batch); beam search and unseeded sampling batch prompts together."""
+        import torch
+
+        texts, special = self._texts(prompts)
+        seeds = list(seeds) if seeds is not None else [None] * len(texts)
+        out: list[list[Completion]] = [[] for _ in texts]
+        keep = list(range(len(texts)))
+        if skip_too_long:
+            lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=special)["input_ids"]]
+            keep = [i for i in keep if lengths[i] <= self.max_input_tokens]
+            for i in sorted(set(range(len(texts))) - set(keep)):
+                log.warning("prompt of %d tokens over max_input_tokens %d: skipped", lengths[i], self.max_input_tokens)
+        seeded = self.decoding == "sample" and any(seeds[i] is not None for i in keep)
+        step = 1 if seeded else self.batch_size
         with self._lock:
-            for i in range(0, len(prompts), self.batch_size):
-                raw = self._generate_oom_safe(prompts[i : i + self.batch_size], n)
-                out += select_completions(
-                    raw, n, extract=self.format.extract, rank_by=self.rank_by, tactic_filter=self.filter
-                )
+            for a in range(0, len(keep), step):
+                idx = keep[a : a + step]
+                if seeded and seeds[idx[0]] is not None:
+                    torch.manual_seed(seeds[idx[0]])
+                got = self._generate_oom_safe([texts[i] for i in idx], n, special)
+                for i, g in zip(idx, got, strict=True):
+                    out[i] = g
         return out
 
-    def _generate_oom_safe(self, prompts: list[str], n: int) -> list[list[tuple[str, float, int]]]:
+    def _texts(self, prompts: Sequence[str | Messages]) -> tuple[list[str], bool]:
+        chats = [p for p in prompts if not isinstance(p, str)]
+        if not chats:
+            return [p for p in prompts if isinstance(p, str)], True
+        if len(chats) != len(prompts):
+            raise ValueError("a batch mixes chat messages and raw text prompts")
+        texts = [
+            self.tokenizer.apply_chat_template(list(p), tokenize=False, add_generation_prompt=True) for p in chats
+        ]
+        return texts, False
+
+    def _generate_oom_safe(self, prompts: list[str], n: int, special: bool = True) -> list[list[Completion]]:
         """Generate; on out-of-memory, halve the batch and retry (a single prompt that does not fit fails)."""
         import torch
 
         try:
-            return self._generate_batch(prompts, n)
+            return self._generate_batch(prompts, n, special)
         except Exception as e:
             if not is_oom(e):
                 raise
@@ -243,13 +293,20 @@ class HFGenerator:
                 ) from e
             half = len(prompts) // 2
             log.warning("out of memory on a batch of %d prompts; retrying in halves", len(prompts))
-            return self._generate_oom_safe(prompts[:half], n) + self._generate_oom_safe(prompts[half:], n)
+            return self._generate_oom_safe(prompts[:half], n, special) + self._generate_oom_safe(
+                prompts[half:], n, special
+            )
 
-    def _generate_batch(self, prompts: list[str], n: int) -> list[list[tuple[str, float, int]]]:
+    def _generate_batch(self, prompts: list[str], n: int, special: bool = True) -> list[list[Completion]]:
         import torch
 
         enc = self.tokenizer(
-            prompts, return_tensors="pt", padding=True, truncation=True, max_length=self.max_input_tokens
+            prompts,
+            return_tensors="pt",
+            padding=True,
+            truncation=True,
+            max_length=self.max_input_tokens,
+            add_special_tokens=special,
         ).to(self.device)
         mcfg = self.model.config
         vocab = int(getattr(mcfg.get_text_config() if hasattr(mcfg, "get_text_config") else mcfg, "vocab_size", 0))
@@ -282,6 +339,7 @@ class HFGenerator:
         prompt_len = 0 if self.encoder_decoder else enc["input_ids"].shape[1]
         gen = seqs[:, 1:] if self.encoder_decoder else seqs[:, prompt_len:]
         lengths = self._lengths(gen)
+        ended_by_eos = self._has_eos(gen)
         with torch.inference_mode():
             if keep_logits:
                 token_lp = self.model.compute_transition_scores(
@@ -290,16 +348,27 @@ class HFGenerator:
                 token_lp = token_lp[:, : gen.shape[1]].float()
             else:
                 token_lp = self._rescore(enc, seqs, gen, per)
-        results: list[list[tuple[str, float, int]]] = []
+        prompt_tokens = enc["attention_mask"].sum(1).tolist()
+        results: list[list[Completion]] = []
         for p in range(len(prompts)):
             group = []
             for j in range(per):
                 r = p * per + j
                 k = int(lengths[r])
                 text = self.tokenizer.decode(gen[r, :k], skip_special_tokens=True)
-                group.append((text, float(token_lp[r, :k].sum()), k))
+                ended = bool(ended_by_eos[r]) or any(s in text for s in self.stop)
+                lp = float(token_lp[r, :k].sum())
+                group.append(Completion(_cut_stop(text, self.stop), lp, k, ended, int(prompt_tokens[p])))
             results.append(group)
         return results
+
+    def _has_eos(self, gen: Any) -> Any:
+        """Per row: did generation end with an EOS (rather than at ``max_new_tokens``)?"""
+        import torch
+
+        if not self.eos_ids or gen.shape[1] == 0:
+            return torch.zeros(gen.shape[0], dtype=torch.bool)
+        return torch.isin(gen, torch.tensor(sorted(self.eos_ids), device=gen.device)).any(1).cpu()
 
     def _lengths(self, gen: Any) -> Any:
         """Generated tokens per row, up to and including the first EOS."""
@@ -400,7 +469,7 @@ class HFCritic:
         import torch
 
         scores: list[float] = []
-        texts = [self.prompt_template.replace("{state}", s) for s in states]
+        texts = [critic_input(s, self.prompt_template) for s in states]
         with self._lock, torch.inference_mode():
             for i in range(0, len(texts), self.batch_size):
                 enc = self.tokenizer(

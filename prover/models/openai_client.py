@@ -2,8 +2,11 @@
 
 ``/v1/completions`` (default) sends the step prover's raw prompt and asks for ``n`` completions with
 ``logprobs``; ``/v1/chat/completions`` (``api = "chat"``) sends the prompt's user message and lets the server
-apply the model's chat template. States of one batch are sent as concurrent requests (the server batches them).
-With ``decoding = "beam"`` the request carries vLLM's ``use_beam_search`` extension.
+apply the model's chat template (refused for raw-prompt formats such as ``bfs``: their models never saw one).
+States of one batch are sent as concurrent requests (the server batches them). With ``decoding = "beam"`` the
+request carries vLLM's ``use_beam_search`` extension. Greedy sampling asks for one completion (vLLM's server
+rejects ``n > 1`` at temperature 0); a prompt the server rejects as longer than the model's context gets no
+candidates (logged, counted in ``skipped_prompts``) instead of failing the batch.
 """
 
 from __future__ import annotations
@@ -17,16 +20,22 @@ from typing import Any
 
 import httpx
 
-from prover.models.base import Candidate, StepContext
+from prover.models.base import Candidate, StepContext, context_seeds
 from prover.models.config import GeneratorConfig
 from prover.models.errors import GenerationError
-from prover.models.filters import TacticFilter, select_completions
-from prover.models.prompts import PromptFormat, decoding_options, get_format
+from prover.models.filters import Completion, TacticFilter, select_completions
+from prover.models.prompts import Messages, PromptFormat, decoding_options, get_format
 from retrieval.base import Premise
 
 log = logging.getLogger(__name__)
 
 _RETRY_STATUS = (429, 500, 502, 503, 504)
+# how vLLM's server (and OpenAI's) word a prompt that does not fit the model's context
+_TOO_LONG = ("maximum context length", "context length", "longer than the maximum", "max_model_len", "too long")
+
+
+class PromptTooLong(GenerationError):
+    """The server refused a prompt as longer than the model's context (only that prompt is affected)."""
 
 
 def _error_text(resp: httpx.Response) -> str:
@@ -72,6 +81,11 @@ class OpenAIGenerator:
         self.endpoint = endpoint.rstrip("/")
         self.model = model
         self.format = get_format(prompt_format) if isinstance(prompt_format, str) else prompt_format
+        if api == "chat" and not self.format.chat:
+            raise ValueError(
+                f"api = 'chat' would wrap the raw prompt format {self.format.name!r} in the server's chat "
+                "template; use api = 'completions'"
+            )
         self.api = api
         self.decoding = decoding
         self.temperature = temperature
@@ -87,6 +101,7 @@ class OpenAIGenerator:
         self.retry_backoff = retry_backoff
         self.max_concurrency = max_concurrency
         self.seed = seed
+        self.skipped_prompts = 0
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(timeout=request_timeout, headers=headers, transport=transport)
 
@@ -102,10 +117,6 @@ class OpenAIGenerator:
             max_retries=cfg.max_retries,
             max_concurrency=cfg.max_concurrency,
         )
-
-    def set_seed(self, seed: int) -> None:
-        """Seed of the following requests' sampling (reproducible per prompt)."""
-        self.seed = seed
 
     def close(self) -> None:
         self._client.close()
@@ -126,27 +137,47 @@ class OpenAIGenerator:
         prompts = self.format.render_all(
             states, premises, contexts, max_len=self.max_input_tokens, chat=self.api == "chat"
         )
-        if len(prompts) == 1:
-            raw = [self._one(prompts[0], n)]
+        seeds = context_seeds(contexts, len(prompts), self.seed)
+        if self.api == "chat":
+            raw = self.complete([[{"role": "user", "content": p}] for p in prompts], n, seeds)
         else:
-            with ThreadPoolExecutor(min(self.max_concurrency, len(prompts))) as pool:
-                raw = list(pool.map(lambda p: self._one(p, n), prompts))
+            raw = self.complete(prompts, n, seeds)
         return select_completions(raw, n, extract=self.format.extract, rank_by=self.rank_by, tactic_filter=self.filter)
 
-    def _body(self, prompt: str, n: int) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.model, "n": n, "max_tokens": self.max_new_tokens}
-        if self.api == "chat":
-            body.update(messages=[{"role": "user", "content": prompt}], logprobs=True)
-        else:
+    def complete(
+        self, prompts: Sequence[str | Messages], n: int, seeds: Sequence[int | None] | None = None
+    ) -> list[list[Completion]]:
+        """Raw completions per prompt: text prompts to ``/completions``, chat messages to ``/chat/completions``
+        (concurrently, each with its own seed); a prompt the server finds too long gets none."""
+        seeds = list(seeds) if seeds is not None else [self.seed] * len(prompts)
+        if len(prompts) == 1:
+            return [self._one_or_skip(prompts[0], n, seeds[0])]
+        with ThreadPoolExecutor(min(self.max_concurrency, len(prompts))) as pool:
+            return list(pool.map(lambda ps: self._one_or_skip(ps[0], n, ps[1]), zip(prompts, seeds, strict=True)))
+
+    def _one_or_skip(self, prompt: str | Messages, n: int, seed: int | None) -> list[Completion]:
+        try:
+            return self._one(prompt, n, seed)
+        except PromptTooLong as e:
+            self.skipped_prompts += 1
+            log.warning("%s: prompt skipped (its state gets no candidates)", e)
+            return []
+
+    def _body(self, prompt: str | Messages, n: int, seed: int | None = None) -> dict[str, Any]:
+        greedy = self.decoding != "beam" and self.temperature <= 0
+        body: dict[str, Any] = {"model": self.model, "n": 1 if greedy else n, "max_tokens": self.max_new_tokens}
+        if isinstance(prompt, str):
             body.update(prompt=prompt, logprobs=1)
+        else:
+            body.update(messages=list(prompt), logprobs=True)
         if self.decoding == "beam":
             body.update(use_beam_search=True, temperature=0.0, length_penalty=self.length_penalty)
         else:
-            body.update(temperature=self.temperature, top_p=self.top_p)
+            body.update(temperature=self.temperature, top_p=1.0 if greedy else self.top_p)
         if self.stop:
             body["stop"] = self.stop
-        if self.seed is not None:
-            body["seed"] = self.seed
+        if seed is not None:
+            body["seed"] = seed
         return body
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -172,6 +203,8 @@ class OpenAIGenerator:
                 log.warning("model server answered HTTP %d; retrying", resp.status_code)
                 time.sleep(self.retry_backoff * 2**attempt)
                 continue
+            if resp.status_code == 400 and any(k in _error_text(resp).lower() for k in _TOO_LONG):
+                raise PromptTooLong(f"model server {url}: {_error_text(resp)}")
             if resp.status_code >= 400:
                 hint = " (check the API key in the variable named by generator.api_key_env)"
                 raise GenerationError(
@@ -187,12 +220,14 @@ class OpenAIGenerator:
             return data
         raise AssertionError("unreachable")
 
-    def _one(self, prompt: str, n: int) -> list[tuple[str, float, int]]:
-        path = "/chat/completions" if self.api == "chat" else "/completions"
-        data = self._post(path, self._body(prompt, n))
+    def _one(self, prompt: str | Messages, n: int, seed: int | None = None) -> list[Completion]:
+        chat = not isinstance(prompt, str)
+        data = self._post("/chat/completions" if chat else "/completions", self._body(prompt, n, seed))
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        prompt_tokens = int(usage.get("prompt_tokens") or 0)
         out = []
         for choice in sorted(data["choices"], key=lambda c: c.get("index", 0)):
-            if self.api == "chat":
+            if chat:
                 text = (choice.get("message") or {}).get("content") or ""
                 entries = (choice.get("logprobs") or {}).get("content") or []
                 lps = [e.get("logprob") for e in entries]
@@ -200,5 +235,6 @@ class OpenAIGenerator:
                 text = choice.get("text") or ""
                 lps = (choice.get("logprobs") or {}).get("token_logprobs") or []
             lps = [float(x) for x in lps if x is not None]
-            out.append((text, sum(lps), len(lps)))
+            finished = choice.get("finish_reason") != "length"
+            out.append(Completion(text, sum(lps), len(lps), finished, prompt_tokens))
         return out
