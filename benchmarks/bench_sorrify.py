@@ -20,6 +20,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -33,6 +34,17 @@ def cold() -> None:
     """Forget the cached masked texts, so each timed run reads the text from scratch."""
     masked_text.cache_clear()
     _declarations.cache_clear()
+
+
+def timed(repeat: int, fn: Any, *args: Any) -> float:
+    """Median wall time of ``fn(*args)`` over ``repeat`` cold runs."""
+    runs = []
+    for _ in range(repeat):
+        cold()
+        t0 = time.perf_counter()
+        fn(*args)
+        runs.append(time.perf_counter() - t0)
+    return statistics.median(runs)
 
 
 def main() -> None:
@@ -67,21 +79,9 @@ def main() -> None:
                 outcome["unlocalised"] += 1
         for h in st.handled:
             rules[h.rule] += 1
-        for fn, acc in ((lambda: sorrify_step(r.code, r.messages), t_sorrify), (lambda: refine(r.code), t_refine)):
-            runs = []
-            for _ in range(args.repeat):
-                cold()
-                t0 = time.perf_counter()
-                fn()
-                runs.append(time.perf_counter() - t0)
-            acc.append(statistics.median(runs))
-        runs = []
-        for _ in range(args.repeat):
-            cold()
-            t0 = time.perf_counter()
-            parse(r.code)
-            runs.append(time.perf_counter() - t0)
-        t_parse.append(statistics.median(runs))
+        t_sorrify.append(timed(args.repeat, sorrify_step, r.code, r.messages))
+        t_refine.append(timed(args.repeat, refine, r.code))
+        t_parse.append(timed(args.repeat, parse, r.code))
     total = sum(outcome.values())
     print(f"failing attempts with recorded errors: {len(failing)}  ({dict(by_repo)})")
     print(f"attempts: {dict(attempts)}")
@@ -97,7 +97,8 @@ def main() -> None:
 
     def ms(xs: list[float]) -> str:
         xs = sorted(xs)
-        return f"median {statistics.median(xs) * 1e3:.2f} ms, p90 {xs[int(0.9 * (len(xs) - 1))] * 1e3:.2f} ms, max {xs[-1] * 1e3:.2f} ms"
+        p90 = xs[int(0.9 * (len(xs) - 1))]
+        return f"median {statistics.median(xs) * 1e3:.2f} ms, p90 {p90 * 1e3:.2f} ms, max {xs[-1] * 1e3:.2f} ms"
 
     print(f"time per attempt, sorrify step (tree + edits): {ms(t_sorrify)}")
     print(f"time per attempt, refiner (all rules):         {ms(t_refine)}")
