@@ -100,9 +100,9 @@ def theorem_full_name(theorem: Theorem | None) -> str:
     it to InternLM's prompts; found by the project's Lean scanner in ``header + statement``."""
     if theorem is None:
         return ""
-    from prover.lean.gate import find_declarations
+    from prover.lean.syntax import scan
 
-    decls = [d for d in find_declarations(theorem.header + "\n" + theorem.statement) if d.is_theorem]
+    decls = [d for d in scan(theorem.header + "\n" + theorem.statement).declarations if d.is_theorem]
     if decls and decls[-1].full_name and decls[-1].full_name.split(".")[-1] == theorem.name.split(".")[-1]:
         return decls[-1].full_name
     return theorem.name
