@@ -27,13 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from data.lean_errors import load_recorded_attempts  # noqa: E402
 from repair.refine import refine  # noqa: E402
 from repair.sorrify import sorrify_step  # noqa: E402
-from repair.tree import _declarations, masked_text, parse  # noqa: E402
+from repair.tree import parse, scanned  # noqa: E402
 
 
 def cold() -> None:
     """Forget the cached masked texts, so each timed run reads the text from scratch."""
-    masked_text.cache_clear()
-    _declarations.cache_clear()
+    scanned.cache_clear()
 
 
 def timed(repeat: int, fn: Any, *args: Any) -> float:

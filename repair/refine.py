@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from repair.tree import CLOSE, OPEN, Block, Item, Source, parse
-from repair.tree import masked_text as mask_comments_and_strings
+from repair.tree import masked_text
 
 # Tactic names that cannot continue a term on the line above (so a deeper line starting with one is a new
 # tactic). Names that are also terms (`rfl`, `trivial`, `decide`, `funext`, `fun`, `sorry`, `id`) are left out.
@@ -86,7 +86,7 @@ def proof_spans(text: str) -> list[tuple[int, int]]:
 def _sub_in_proofs(text: str, pattern: re.Pattern[str], repl: Callable[[re.Match[str]], str | None]) -> str:
     """Replace matches of ``pattern`` found in the masked text that lie inside proof spans; ``repl`` gets the
     match on the masked text and returns the replacement (None: leave it)."""
-    masked = mask_comments_and_strings(text)
+    masked = masked_text(text)
     spans = proof_spans(text)
     edits: list[tuple[int, int, str]] = []
     for m in pattern.finditer(masked):
@@ -120,7 +120,7 @@ _LEAN3_COMMA_LINE = re.compile(
 
 def _lean3_comma_lines(text: str) -> list[int]:
     """Offsets of the trailing commas of Lean 3 tactic lines (``simp at h,``) in proofs, outside brackets."""
-    masked = mask_comments_and_strings(text)
+    masked = masked_text(text)
     out = []
     for a, b in proof_spans(text):
         for m in _LEAN3_COMMA_LINE.finditer(masked, a, b):
@@ -135,7 +135,7 @@ def _lean3_comma_lines(text: str) -> list[int]:
 
 def lean3_style(text: str) -> bool:
     """Whether the proofs look like Lean 3: ``begin``/``end``, or tactics separated by trailing commas."""
-    masked = mask_comments_and_strings(text)
+    masked = masked_text(text)
     for a, b in proof_spans(text):
         if re.match(r"\s*begin\b", masked[a:b]):
             return True
@@ -147,7 +147,13 @@ def lean3_style(text: str) -> bool:
 
 
 def strip_fences(text: str) -> str:
-    return _sub_in_proofs(text, _FENCE_RE, lambda m: "")
+    """Fence lines after the first statement (on the raw text: a fence line is never Lean code, and a
+    model's prose around it can confuse any reading of the text as code)."""
+    spans = proof_spans(text)
+    if not spans:
+        return text
+    start = spans[0][0]
+    return text[:start] + _FENCE_RE.sub("", text[start:])
 
 
 def mangled_bullets(text: str) -> str:
@@ -156,10 +162,18 @@ def mangled_bullets(text: str) -> str:
 
 def lean3_begin_end(text: str) -> str:
     """``:= begin … end`` → ``:= by …``; inside, Lean 3 separators go: a comma ending a line or closing a
-    ``{ … }`` group is dropped, one between tactics in a ``{ … }`` group becomes ``;``."""
-    masked = mask_comments_and_strings(text)
+    ``{ … }`` group is dropped, one between tactics in a ``{ … }`` group becomes ``;``. (``end`` is a command
+    keyword in Lean 4, so the matching ``end`` is looked for up to the next declaration.)"""
+    masked = masked_text(text)
+    decls = parse(text, blocks=False).decls
     out = text
-    for a, b in reversed(proof_spans(text)):
+    for i in reversed(range(len(decls))):
+        d = decls[i]
+        if d.assign is None:
+            continue
+        a = d.statement_end
+        b = decls[i + 1].start if i + 1 < len(decls) else len(text)
+        b = masked.rfind("\n", 0, b) + 1 if i + 1 < len(decls) else b
         m = re.match(r"\s*begin\b", masked[a:b])
         if not m:
             continue
@@ -171,18 +185,18 @@ def lean3_begin_end(text: str) -> str:
         body = list(out[start + len("begin") : end_a])
         mbody = masked[start + len("begin") : end_a]
         stack: list[str] = []
-        for i, c in enumerate(mbody):
+        for k, c in enumerate(mbody):
             if c in OPEN:
                 stack.append(c)
             elif c in CLOSE:
                 if stack:
                     stack.pop()
             elif c == "," and (not stack or stack[-1] == "{"):
-                rest = mbody[i + 1 :].lstrip(" \t")
+                rest = mbody[k + 1 :].lstrip(" \t")
                 if not rest or rest[0] in "\n}":
-                    body[i] = ""
+                    body[k] = ""
                 elif stack:
-                    body[i] = ";"
+                    body[k] = ";"
         out = out[:start] + "by" + "".join(body).rstrip(" \t\n") + out[end_b:]
     return out
 
@@ -197,7 +211,7 @@ def lean3_trailing_commas(text: str) -> str:
 
 def lean3_comma_by(text: str) -> str:
     """``have h : p, by tac`` → ``have h : p := by tac``; ``, from t`` → ``:= t`` (depth 0 only)."""
-    masked = mask_comments_and_strings(text)
+    masked = masked_text(text)
     spans = proof_spans(text)
     edits = []
     for m in re.finditer(r",(\s*)(by|from)(?![\w'])", masked):
@@ -239,7 +253,7 @@ def cases_with_names(text: str) -> str:
 def rw_brackets(text: str) -> str:
     """``rw foo at h`` → ``rw [foo] at h``: the rules up to `` at ``, ``;``, ``<;>``, a Lean 3 ``,`` or a
     closing bracket (``{ rw h }``)."""
-    masked = mask_comments_and_strings(text)
+    masked = masked_text(text)
     spans = proof_spans(text)
     edits = []
     for m in _RW_RE.finditer(masked):

@@ -143,9 +143,19 @@ def _drop_redundant_appends(out: list[Handled]) -> list[Handled]:
 
 
 def _protected(ctx: _Ctx, decl: DeclTree) -> bool:
+    if not is_real_declaration(ctx.src, decl):
+        return False  # a keyword in the middle of a line of prose (`… at this theorem, …`) is not a statement
     if ctx.protect is None:
         return True
     return decl.name in ctx.protect or (decl.name is not None and decl.name.split(".")[-1] in ctx.protect)
+
+
+def is_real_declaration(src: Source, decl: DeclTree) -> bool:
+    """Only modifiers / attributes before the keyword on its line (a keyword inside a line of a model's prose,
+    ``… look at this theorem, …``, is read by Lean as a command too, but it states nothing)."""
+    before = src.masked[src.line_start(decl.start) : decl.start].split()
+    mods = ("private", "protected", "noncomputable", "nonrec", "unsafe", "partial")
+    return all(w in mods or w.startswith("@[") for w in before)
 
 
 def _one(ctx: _Ctx, m: Message, truncated: dict[int, int]) -> None:
@@ -157,7 +167,15 @@ def _one(ctx: _Ctx, m: Message, truncated: dict[int, int]) -> None:
     end = src.offset(m.end_pos.line, m.end_pos.column) if m.end_pos is not None else None
     decl = ctx.pf.decl_at(off)
     if decl is None:
-        ctx.unlocalised.append((m, "outside every declaration"))
+        cmd = ctx.pf.command_at(off)
+        if cmd is not None and cmd[2] not in ("import", "prelude", "module"):
+            # a command Lean read after a proof (a Lean 3 `end`, a keyword in the model's prose): junk
+            a = src.line_start(cmd[0]) if src.is_line_start(cmd[0]) else cmd[0]
+            later = [c[0] for c in ctx.pf.commands if c[0] > cmd[0]]
+            b = later[0] if later else len(src.text)
+            ctx.add(m, E.Edit(a, b, "", describe(m)), "junk command removed")
+        else:
+            ctx.unlocalised.append((m, "outside every declaration"))
         return
     data = m.data
     # Artefacts of a parse error: unsolved goals reaching the point where Lean stopped reading.
@@ -172,7 +190,7 @@ def _one(ctx: _Ctx, m: Message, truncated: dict[int, int]) -> None:
         if _protected(ctx, decl):
             ctx.gave_up = f"Lean reports an error in the statement of {decl.name or decl.kind}: {describe(m)}"
             return
-        a = src.line_start(decl.start)
+        a = src.line_start(decl.start) if is_real_declaration(src, decl) else decl.start
         ctx.add(m, E.Edit(a, decl.end, "", describe(m)), "helper with a broken statement removed")
         return
     if decl.main is None:

@@ -12,8 +12,9 @@ Positions are offsets into the text in Unicode code points (Python ``str`` indic
 to Lean's positions (1-based line, 0-based column in code points). Lines are split on ``"\\n"`` only, as
 Lean counts them (``str.splitlines`` would also split on U+2028 and friends and shift every line after).
 
-Reading the text: comments and string literals are blanked (same length) before anything is matched, so a
-``by`` in a comment or a bracket in a string changes nothing. The tree is built from that masked text with
+Reading the text: declarations, commands and the masked text (comments and string contents blanked, same
+length) come from the project's one scanner, `prover.lean.syntax`; the tree is matched on the masked text,
+so a ``by`` in a comment or a bracket in a string changes nothing. The tree is built from that masked text with
 a few token rules; it mirrors how Lean's whitespace-sensitive tactic parser groups lines, not Lean's full
 grammar (a term proof stays one leaf). Everything here is pure and cheap: parsing a 100-line proof takes
 well under a millisecond.
@@ -27,7 +28,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from prover.lean.gate import find_declarations, mask_comments_and_strings
+from prover.lean import syntax
 
 OPEN = "([{⟨⦃⁅"
 CLOSE = ")]}⟩⦄⁆"
@@ -51,14 +52,14 @@ _CONT_PREFIXES += ("≠", "∧", "∨", "→", "↔", "∣", "%", "^", "•", "�
 
 
 @functools.lru_cache(maxsize=64)
+def scanned(text: str) -> syntax.Source:
+    """The project's scanner (`prover.lean.syntax`) on ``text``, cached: repair reads one text many times."""
+    return syntax.scan(text)
+
+
 def masked_text(text: str) -> str:
-    """``text`` with comments and strings blanked (cached: repair reads the same text many times)."""
-    return mask_comments_and_strings(text)
-
-
-@functools.lru_cache(maxsize=64)
-def _declarations(text: str) -> tuple:
-    return tuple(find_declarations(text))
+    """``text`` with comments and string contents blanked (same length, same lines and columns)."""
+    return scanned(text).masked
 
 
 class Source:
@@ -213,6 +214,7 @@ class DeclTree:
 class ProofFile:
     source: Source
     decls: list[DeclTree]
+    commands: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end, kind) of every command
 
     @property
     def text(self) -> str:
@@ -224,42 +226,42 @@ class ProofFile:
                 return d
         return None
 
+    def command_at(self, offset: int) -> tuple[int, int, str] | None:
+        """The command (not a declaration's region) whose span holds ``offset``."""
+        for c in self.commands:
+            if c[0] <= offset < max(c[1], c[0] + 1):
+                return c
+        return None
+
 
 # ---------------------------------------------------------------------------------------------------
 # Parsing
 
 
 def parse(text: str, blocks: bool = True) -> ProofFile:
-    """The declarations of ``text`` with their proof trees (``blocks=False``: statements only, cheaper)."""
-    src = Source(text)
-    decls = _declarations(text)
+    """The declarations of ``text`` with their proof trees (``blocks=False``: statements only, cheaper).
+
+    Declarations and commands come from the project's scanner; a declaration's region runs from its first
+    token (doc comment, attributes, ``open … in`` prefix) to the start of the next command, so text that Lean
+    would read as junk after a proof (but not a new command) stays in it.
+    """
+    syn = scanned(text)
+    src = Source(text, syn.masked)
+    starts = sorted({c.start for c in syn.commands})
     out: list[DeclTree] = []
-    for i, d in enumerate(decls):
-        end = decls[i + 1].start if i + 1 < len(decls) else len(text)
-        # the next declaration's `@[...]` / modifiers / `open … in` prefix belongs to it, not to our tail
-        if i + 1 < len(decls):
-            end = _strip_prefix_lines(src, src.line_start(end), d.start)
-        out.append(_parse_decl(src, d.kind, d.name, d.start, end, blocks))
-    return ProofFile(src, out)
-
-
-def _strip_prefix_lines(src: Source, end: int, floor: int) -> int:
-    """Move ``end`` (a line start) back over the lines that belong to the next declaration: blank and
-    comment lines (doc comments) and ``@[attr]`` / ``open … in`` / ``set_option … in`` prefixes."""
-    while end > floor:
-        prev = src.line_start(end - 1)
-        if prev <= floor:
-            break
-        code = src.masked[prev:end].strip()
-        if not code or code.startswith("@[") or (code.startswith(("open ", "set_option ")) and code.endswith(" in")):
-            end = prev
+    for d in syn.declarations:
+        if d.kind in ("structure", "class", "inductive", "class inductive", "coinductive"):
             continue
-        break
-    return end
+        later = [c for c in starts if c >= d.end]
+        end = later[0] if later else len(text)
+        assign = d.delimiter_span[0] if d.delimiter == ":=" and d.delimiter_span else None
+        out.append(_parse_decl(src, d.kind, d.name, d.keyword, end, assign, blocks))
+    return ProofFile(src, out, [(c.start, c.end, c.kind) for c in syn.commands])
 
 
-def _parse_decl(src: Source, kind: str, name: str | None, start: int, end: int, blocks: bool = True) -> DeclTree:
-    assign = _statement_assign(src, start, end)
+def _parse_decl(
+    src: Source, kind: str, name: str | None, start: int, end: int, assign: int | None, blocks: bool = True
+) -> DeclTree:
     tree = DeclTree(kind, name, start, end, assign)
     if assign is None or not blocks:
         return tree
@@ -271,23 +273,6 @@ def _parse_decl(src: Source, kind: str, name: str | None, start: int, end: int, 
         stop = src.last_code_before(end, p)
         tree.term = (p, max(p, stop))
     return tree
-
-
-def _statement_assign(src: Source, start: int, end: int) -> int | None:
-    """The first ``:=`` at bracket depth 0 after the declaration keyword (binder defaults are in brackets)."""
-    m = src.masked
-    depth = 0
-    i = start
-    while i < end - 1:
-        c = m[i]
-        if c in OPEN:
-            depth += 1
-        elif c in CLOSE:
-            depth = max(0, depth - 1)
-        elif c == ":" and m[i + 1] == "=" and depth == 0:
-            return i
-        i += 1
-    return None
 
 
 def parse_block(

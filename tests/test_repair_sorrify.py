@@ -9,7 +9,7 @@ from data.lean_errors import load_recorded_attempts
 from prover.lean.types import Message, Pos
 from repair.edits import Edit
 from repair.messages import is_parse_error, is_unsolved_goals, parse_diagnostics
-from repair.sorrify import SorrifyStep, sorrify_step
+from repair.sorrify import SorrifyStep, is_real_declaration, sorrify_step
 from repair.tree import Block, Item, innermost, parse
 
 
@@ -213,10 +213,11 @@ def _check_step(code: str, messages: tuple[Message, ...], st: SorrifyStep) -> No
     assert not st.unlocalised, st.unlocalised
     # statements untouched, declarations kept (helpers with broken statements may go)
     new = parse(st.text)
-    for d in pf.decls:
+    real = [d for d in pf.decls if is_real_declaration(src, d)]
+    for d in real:
         stmt = code[d.start : d.statement_end]
         assert stmt in st.text, f"statement of {d.name} changed"
-    assert [d.name for d in new.decls] == [d.name for d in pf.decls]
+    assert [d.name for d in new.decls if is_real_declaration(new.source, d)] == [d.name for d in real]
     # every error is handled by an applied (or dominating) edit that covers it, or deferred
     applied = list(st.edits)
     handled = {id(h.message): h for h in st.handled}
