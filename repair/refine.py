@@ -33,8 +33,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from repair.tree import CLOSE, OPEN, Block, Item, Source, parse
-from repair.tree import masked_text
+from repair.tree import CLOSE, OPEN, Block, Item, Source, masked_text, parse
 
 # Tactic names that cannot continue a term on the line above (so a deeper line starting with one is a new
 # tactic). Names that are also terms (`rfl`, `trivial`, `decide`, `funext`, `fun`, `sorry`, `id`) are left out.
