@@ -192,3 +192,14 @@ def test_leandojo_selection(tmp_path: Path, shared_dir: Path) -> None:
     bad.write_text('[{"name": "x"}]')
     with pytest.raises(UserError, match="full_name"):
         leandojo_selection(bad)
+
+
+def test_resume_with_other_arguments_is_refused(tmp_path: Path) -> None:
+    out, store = _run(tmp_path, demo_script())
+    store.close()
+    root = demo_tree(tmp_path)
+    corpus = Corpus.from_lean_sources([root], progress=False, workers=1)
+    cfg = _config(write_script(tmp_path, demo_script()))
+    run = MutationRun(cfg, root, out, PremiseSource.build(corpus), limit=2, progress=False, argv=["t"])
+    with pytest.raises(UserError, match="--limit"):
+        run.run()
