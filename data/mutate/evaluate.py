@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from data.mutate.prefilter import PremiseIndex, context_names, looks_propositional, term_keys
+from data.mutate.prefilter import PremiseIndex, context_names, head_of, looks_propositional, term_keys
 from data.mutate.statement import StatementError, parse_signature
 from prover.lean.syntax import IDENT, SYMBOL, code_tokens, scan
 
@@ -101,6 +101,20 @@ def statement_sites(statement: str) -> list[frozenset[str]]:
     return [s for s in sites if s]
 
 
+def statement_hypotheses(statement: str) -> list[tuple[frozenset[str], str | None]]:
+    """(keys, head) of each hypothesis binder: what ``apply`` would be matched against."""
+    try:
+        sig = parse_signature(statement)
+    except StatementError:
+        return []
+    variables = set(sig.bound_names)
+    out = []
+    for b in sig.binders:
+        if b.bracket in ("(", "{", "⦃") and b.type is not None and looks_propositional(b.type, b.names):
+            out += [(term_keys(b.type, variables), head_of(code_tokens(b.type), variables))] * len(b.names)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------------
 
 
@@ -112,6 +126,7 @@ class Benchmark:
     sites: list[list[frozenset[str]]]
     gold: list[list[tuple[int, bool]]]  # per theorem: (premise, first_step)
     counts: dict[str, int] = field(default_factory=dict)
+    hypotheses: list[list[tuple[frozenset[str], str | None]]] = field(default_factory=list)
 
 
 def _corpus_theorems(corpus: Any, fi: int) -> dict[tuple[str, int], int]:
@@ -169,6 +184,7 @@ def collect(corpus: Any, *, limit_files: int | None = None, progress: bool = Fal
                 gold[j] = gold.get(j, False) or rule.first_step
             bench.theorems.append(ti)
             bench.sites.append(sites)
+            bench.hypotheses.append(statement_hypotheses(statement))
             bench.gold.append(sorted(gold.items()))
             counts["theorems"] += 1
             counts["gold_pairs"] += len(gold)
@@ -215,6 +231,7 @@ def evaluate(
     *,
     prior_weight: float = 2.0,
     namespace_weight: float = 2.0,
+    apply_ks: Sequence[int] = (),
     batch: int = 256,
     limit: int | None = None,
     progress: bool = False,
@@ -234,6 +251,8 @@ def evaluate(
     hit_match = dict.fromkeys(cells, 0)
     denom = 0
     n_gold = n_first = n_match = 0
+    apply_sent = dict.fromkeys(apply_ks, 0)
+    apply_calls = dict.fromkeys(apply_ks, 0)
     t0 = time.perf_counter()
     order = np.argsort([corpus.premise_file[t] for t in bench.theorems], kind="stable")
     if limit is not None:  # a spread-out sample: every n-th theorem in file order
@@ -262,11 +281,6 @@ def evaluate(
             acc[earlier] = is_thm[earlier]
             acc[ti] = False
             denom += int(per_file[corpus.reach[fi]].sum()) + int(is_thm[earlier].sum())
-            gold = dict(bench.gold[t])
-            matchable = {g for g in gold if _matchable(index, g, bench.sites[t])}
-            n_gold += len(gold)
-            n_first += sum(gold.values())
-            n_match += len(matchable)
             ns_cache: dict[int, np.ndarray] = {}
 
             def _ns(t: int, ti: int = ti, cache: dict[int, np.ndarray] = ns_cache) -> np.ndarray:
@@ -276,6 +290,17 @@ def evaluate(
                     cache[t] = index.namespace_score(context_names(term_keys(p.code), ns), namespace_weight)
                 return cache[t]
 
+            if apply_ks:
+                prior = priors[half[fi]] + _ns(t)
+                got = [index.applies(keys, head, max(apply_ks), acc, prior=prior) for keys, head in bench.hypotheses[t]]
+                for k in apply_ks:
+                    apply_sent[k] += len({m.premise for g in got for m in g[:k]})
+                    apply_calls[k] += sum(min(k, len(g)) for g in got)
+            gold = dict(bench.gold[t])
+            matchable = {g for g in gold if _matchable(index, g, bench.sites[t])}
+            n_gold += len(gold)
+            n_first += sum(gold.values())
+            n_match += len(matchable)
             sites = []
             for c in cols.get(t, []):
                 lo, hi = scores.indptr[c], scores.indptr[c + 1]
@@ -322,6 +347,11 @@ def evaluate(
         "gold_matchable": n_match,
         "pairs_total": denom,
         "seconds": time.perf_counter() - t0,
+        "apply": [
+            {"k": k, "fraction": apply_sent[k] / max(1, denom), "premises_per_theorem": apply_sent[k] / max(1, n_thm),
+             "tactic_calls_per_theorem": apply_calls[k] / max(1, n_thm)}
+            for k in apply_ks
+        ],
         "rows": [
             {
                 "variant": v.name,
