@@ -234,6 +234,7 @@ def evaluate(
     apply_ks: Sequence[int] = (),
     batch: int = 256,
     limit: int | None = None,
+    offset: int = 0,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Recall of gold pairs and fraction of pairs sent, for every variant and budget (see `Variant`)."""
@@ -255,8 +256,9 @@ def evaluate(
     apply_calls = dict.fromkeys(apply_ks, 0)
     t0 = time.perf_counter()
     order = np.argsort([corpus.premise_file[t] for t in bench.theorems], kind="stable")
-    if limit is not None:  # a spread-out sample: every n-th theorem in file order
-        order = order[:: max(1, len(order) // limit)][:limit]
+    if limit is not None:  # a spread-out sample: every n-th theorem in file order, from ``offset``
+        step = max(1, len(order) // limit)
+        order = order[offset % step :: step][:limit]
     cur_file, base, same_idx, same_line = -1, None, None, None
     for b0 in tqdm(range(0, len(order), batch), desc="prefilter", unit="batch", disable=not progress):
         ids = [int(t) for t in order[b0 : b0 + batch]]
