@@ -46,7 +46,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--source", type=Path, default=SHARED / "corpus" / "corpus_mathlib4_2f65ba7.tar.zst")
     ap.add_argument("--limit", type=int, default=5000, help="theorems to evaluate (0: all)")
-    ap.add_argument("--ks", type=int, nargs="+", default=[8, 16, 32, 64, 128, 256])
+    ap.add_argument("--ks", type=int, nargs="+", default=[16, 32, 64, 128, 224, 256])
+    ap.add_argument("--offset", type=int, default=0, help="sample offset (tune on one offset, report on another)")
     ap.add_argument("--apply-ks", type=int, nargs="*", default=[4, 8, 16], help="apply budgets per hypothesis")
     ap.add_argument("--alpha", type=float, default=2.0)
     ap.add_argument("--prior-weight", type=float, default=2.0)
@@ -71,7 +72,8 @@ def main() -> None:
         Variant("+ prior + namespaces", ks, prior=True, namespace=True),
     ]
     res = evaluate(corpus, index, bench, variants, prior_weight=args.prior_weight,
-                   namespace_weight=args.namespace_weight, apply_ks=args.apply_ks, limit=args.limit or None)
+                   namespace_weight=args.namespace_weight, apply_ks=args.apply_ks, limit=args.limit or None,
+                   offset=args.offset)
     res.update(
         source=str(args.source),
         premises=len(corpus.premises),

@@ -209,6 +209,7 @@ class Variant:
     ks: tuple[int, ...] | None
     prior: bool = False
     namespace: bool = False
+    relative: bool = False  # ks are budgets in basis points of the theorem's accessible premises, per target
 
 
 def usage_halves(corpus: Any, bench: Benchmark) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -282,7 +283,8 @@ def evaluate(
             earlier = same_idx[same_line < line]
             acc[earlier] = is_thm[earlier]
             acc[ti] = False
-            denom += int(per_file[corpus.reach[fi]].sum()) + int(is_thm[earlier].sum())
+            n_acc = int(per_file[corpus.reach[fi]].sum()) + int(is_thm[earlier].sum())
+            denom += n_acc
             ns_cache: dict[int, np.ndarray] = {}
 
             def _ns(t: int, ti: int = ti, cache: dict[int, np.ndarray] = ns_cache) -> np.ndarray:
@@ -323,14 +325,16 @@ def evaluate(
                     if v.namespace:
                         ns_score = _ns(t)
                         prior = ns_score if prior is None else prior + ns_score
-                    ranked = [index.top_rewrites(rows, shared, max(v.ks), acc, prior=prior) for rows, shared in sites]
+                    budget = {k: (max(1, -(-k * n_acc // 10000)) if v.relative else k) for k in v.ks}
+                    top = max(budget.values())
+                    ranked = [index.top_rewrites(rows, shared, top, acc, prior=prior) for rows, shared in sites]
                     per_k = {}
                     for k in v.ks:
                         chosen = set()
                         n_calls = 0
                         for r in ranked:
-                            chosen.update(m.premise for m in r[:k])
-                            n_calls += min(k, len(r))
+                            chosen.update(m.premise for m in r[: budget[k]])
+                            n_calls += min(budget[k], len(r))
                         per_k[k] = (chosen, n_calls)
                 for k, (chosen, n_calls) in per_k.items():
                     cell = (v, k)
@@ -358,6 +362,7 @@ def evaluate(
             {
                 "variant": v.name,
                 "k": k or None,
+                "relative": v.relative,
                 "recall": hit[(v, k)] / max(1, n_gold),
                 "recall_first_step": hit_first[(v, k)] / max(1, n_first),
                 "recall_matchable": hit_match[(v, k)] / max(1, n_match),
