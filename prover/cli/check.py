@@ -38,9 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from prover.lean.gate import SoundnessGate, find_declarations, split_header
+    from prover.lean.gate import SoundnessGate
     from prover.lean.project import project_lean_version
     from prover.lean.repl import ReplProcess
+    from prover.lean.syntax import scan
     from prover.lean.types import LeanTimeout
 
     path: Path = args.file
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
     names = None
     if args.theorem:
-        decls = find_declarations(split_header(text)[1])
+        decls = scan(text).declarations
         known = {d.full_name for d in decls if d.full_name} | {d.name for d in decls if d.name}
         if args.theorem not in known:
             theorems = sorted(d.full_name for d in decls if d.is_theorem and d.full_name)
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{path}: no declaration named {args.theorem}{hint}")
         names = [args.theorem]
 
-    gate = SoundnessGate(config.lean.allowed_axioms, timeout=config.lean.timeout)
+    gate = SoundnessGate.from_config(config.lean)
     shown = str(path)
     try:
         with ReplProcess(config.lean) as proc:

@@ -166,6 +166,7 @@ CHUNK_START = re.compile(
     r"theorem\b|lemma\b|example\b|def\b|abbrev\b|instance\b|axiom\b|structure\b|inductive\b|class\b|"
     r"#|--|/-)"
 )
+GATE_REF_SUFFIX = "_prover_gate_ref"
 DECL_RE = re.compile(r"\b(theorem|lemma|example|def|abbrev|instance|axiom|structure|inductive|class)\b\s*([^\s({\[:]*)")
 
 
@@ -186,6 +187,7 @@ class Double:
         self.script = script
         self.theorems: dict[str, Any] = script.get("theorems", {})
         self.tactics: dict[str, dict[str, Any]] = script.get("tactics", {})
+        self.statements: dict[str, Any] = {" ".join(k.split()): v for k, v in script.get("statements", {}).items()}
         self.envs: list[dict[str, list[str]]] = []  # env id -> declared names -> their axioms
         self.states: list[State] = []
 
@@ -352,6 +354,8 @@ class Double:
                 continue
             if head.startswith("#print axioms"):
                 name = head[len("#print axioms") :].split()[0] if head[len("#print axioms") :].split() else ""
+                if name.startswith("_root_."):  # Lean resolves `_root_.X` to the top-level X
+                    name = name[len("_root_.") :]
                 p, e = pos_of(text, start), pos_of(text, start + 6)
                 if name not in decls:
                     messages.append(msg("error", f"Unknown constant `{name}`", p, e))
@@ -368,7 +372,8 @@ class Double:
             if m is None:
                 continue
             kind, name = m.group(1), m.group(2)
-            if kind not in ("theorem", "lemma"):
+            scripted = name in self.theorems or name[: -len(GATE_REF_SUFFIX)] in self.theorems
+            if kind not in ("theorem", "lemma") and not (kind == "def" and scripted):
                 if name:
                     decls[name] = [name] if kind == "axiom" else []
                 continue
@@ -427,6 +432,13 @@ class Double:
         name = m.group(2)
         npos, nend = pos_of(text, start + m.start(2)), pos_of(text, start + m.end(2))
         th = self.theorems.get(name)
+        if th is None and name.endswith(GATE_REF_SUFFIX):
+            # the soundness gate's copy of a statement (prover/lean/gate.py): Lean elaborates it as the original
+            th = self.theorems.get(name[: -len(GATE_REF_SUFFIX)])
+        if th is None:
+            # `statements`: a theorem not listed by name is found by what Lean elaborates, its statement
+            # (binders and type after the name, whitespace collapsed); for names a caller generates
+            th = self.statements.get(signature_key(chunk, m.end()))
         if th is None:
             messages.append(msg("error", f"double: theorem '{name}' is not in the script", npos, nend))
             decls[name] = ["sorryAx"]
@@ -505,6 +517,12 @@ class Double:
         if failed or sorry_used:
             used = _union(used, ["sorryAx"])
         decls[name] = used
+
+
+def signature_key(chunk: str, name_end: int) -> str:
+    """A declaration's statement after its name, up to ``:=``, whitespace collapsed (the ``statements`` key)."""
+    assign = chunk.find(":=", name_end)
+    return " ".join(chunk[name_end : assign if assign >= 0 else len(chunk)].split())
 
 
 def _union(a: list[str], b: list[str]) -> list[str]:
