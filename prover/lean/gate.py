@@ -52,6 +52,10 @@ from prover.lean.types import (
     Theorem,
 )
 
+MODULE_SYSTEM_REASON = (
+    "the file uses Lean's module system (`module` header), which the REPL gate cannot elaborate command by "
+    "command; check it with --strict"
+)
 REF_SUFFIX = "_prover_gate_ref"  # the original statement is elaborated as NAME_prover_gate_ref
 EXAMPLE_NAME = "prover_gate_example"
 
@@ -382,10 +386,7 @@ class SoundnessGate:
         header, body, offset = split_header(text)
         reasons = screen_text(full, self.file_policy, header_imports=full.header.modules)
         if full.header.is_module:
-            reasons.append(
-                "the file uses Lean's module system (`module` header), which the REPL gate cannot elaborate "
-                "command by command; check it with --strict"
-            )
+            reasons.append(MODULE_SYSTEM_REASON)
         src = scan(body)
         prep = _Prepared(header, body, offset, [], reasons=reasons)
         examples: list[Declaration] = []
