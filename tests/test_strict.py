@@ -156,9 +156,9 @@ def test_job_for_theorem() -> None:
     assert job.theorem_names == ("t1",)
     ex = Theorem("ex", "example (x : ℕ) : x = x := by", header="import Mathlib")
     job = job_for_theorem(ex, ex.with_proof("rfl"), "import Mathlib")
-    assert "theorem prover_strict_example_0 (x : ℕ) : x = x := by sorry" in job.challenge
-    assert "theorem prover_strict_example_0 (x : ℕ) : x = x := by\n  rfl" in job.solution
-    assert job.theorem_names == ("prover_strict_example_0",)
+    assert "noncomputable def prover_strict_example_0 (x : ℕ) : x = x := by sorry" in job.challenge
+    assert "noncomputable def prover_strict_example_0 (x : ℕ) : x = x := by\n  rfl" in job.solution
+    assert job.theorem_names == () and job.definition_names == ("prover_strict_example_0",)
 
 
 def test_job_for_file_sorries_the_proofs_only() -> None:
@@ -167,11 +167,11 @@ def test_job_for_file_sorries_the_proofs_only() -> None:
         "namespace N\nlemma b (x : ℕ) : x = x := rfl\nend N\nexample : True := trivial\n"
     )
     job = job_for_file(text)
-    assert job.theorem_names == ("a", "N.b", "prover_strict_example_0")
+    assert job.theorem_names == ("a", "N.b") and job.definition_names == ("prover_strict_example_0",)
     assert "def f (n : ℕ) : ℕ := n + 1" in job.challenge  # definitions keep their bodies
     assert "theorem a : f 1 = 2 := sorry" in job.challenge and "lemma b (x : ℕ) : x = x := sorry" in job.challenge
-    assert "theorem prover_strict_example_0 : True := sorry" in job.challenge
-    assert "rfl" not in job.challenge and job.solution.count("theorem prover_strict_example_0") == 1
+    assert "noncomputable def prover_strict_example_0 : True := sorry" in job.challenge
+    assert "rfl" not in job.challenge and job.solution.count("def prover_strict_example_0") == 1
     assert job_for_file(text, ["a"]).theorem_names == ("a",)
 
 

@@ -364,7 +364,8 @@ class SoundnessGate:
                 prep.reasons.append(f"the statement of {shown} was changed")
                 return prep
             if set(target.modifiers) - {"noncomputable"} != set(ref.modifiers) - {"noncomputable"}:
-                prep.reasons.append(f"{shown} is declared with other modifiers than the original statement")
+                mods = " ".join(target.modifiers) or "none"
+                prep.reasons.append(f"the statement of {shown} has other modifiers ({mods}) than the original")
                 return prep
 
         reference = _reference_text(theorem, ref_src, ref)

@@ -136,14 +136,17 @@ class StrictJob:
     challenge: str  # the trusted statement(s) by sorry, with their header
     solution: str  # the proof text with the same header
     theorem_names: tuple[str, ...]
+    definition_names: tuple[str, ...] = ()  # examples, checked as comparator's "definition holes"
 
 
 def _rename_examples(
     text: str, src: syntax.Source, examples: Sequence[syntax.Declaration]
 ) -> tuple[str, list[str]]:
+    """Examples → ``noncomputable def prover_strict_example_N`` (an example's type need not be a Prop)."""
     names = [f"{EXAMPLE_NAME}_{i}" for i in range(len(examples))]
     for d, name in sorted(zip(examples, names, strict=True), key=lambda e: -e[0].keyword):
-        text = text[: d.keyword] + f"theorem {name}" + text[d.keyword + len("example") :]
+        kw = f"def {name}" if "noncomputable" in d.modifiers else f"noncomputable def {name}"
+        text = text[: d.keyword] + kw + text[d.keyword + len("example") :]
     return text, names
 
 
@@ -165,7 +168,8 @@ def job_for_theorem(theorem: Theorem, proof_text: str, header: str) -> StrictJob
         body, _ = _rename_examples(body, src, want)
     assert name is not None
     sep = "" if header.endswith("\n") or not header else "\n"
-    return StrictJob(f"{header}{sep}\n{challenge}\n", f"{header}{sep}\n{body}\n", (name,))
+    names = ((), (name,)) if d.kind == "example" else ((name,), ())
+    return StrictJob(f"{header}{sep}\n{challenge}\n", f"{header}{sep}\n{body}\n", *names)
 
 
 def job_for_file(text: str, names: Iterable[str] | None = None) -> StrictJob:
@@ -184,13 +188,13 @@ def job_for_file(text: str, names: Iterable[str] | None = None) -> StrictJob:
 
     solution, ex_names = _rename_examples(text, src, [d for d in src.declarations if d.kind == "example" and chosen(d)])
     s_src = syntax.scan(solution)
-    targets = [d for d in s_src.declarations if chosen(d) or (d.full_name in ex_names and d.is_theorem)]
+    targets = [d for d in s_src.declarations if chosen(d) or d.full_name in ex_names]
     challenge = solution
     for d in sorted(targets, key=lambda x: -x.end):
         assert d.delimiter_span is not None
         challenge = challenge[: d.delimiter_span[1]] + " sorry" + challenge[d.end :]
-    theorem_names = [d.full_name for d in targets if d.full_name]
-    return StrictJob(challenge, solution, tuple(theorem_names))
+    theorem_names = [d.full_name for d in targets if d.full_name and d.full_name not in ex_names]
+    return StrictJob(challenge, solution, tuple(theorem_names), tuple(ex_names))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -248,7 +252,7 @@ class ComparatorChecker:
 
     def check(self, job: StrictJob, allowed_axioms: Iterable[str]) -> StrictVerdict:
         key = "J" + hashlib.sha1((job.challenge + "\0" + job.solution).encode()).hexdigest()[:16]
-        for n in job.theorem_names:
+        for n in (*job.theorem_names, *job.definition_names):
             if "«" in n:
                 return StrictVerdict(False, f"strict: comparator's config cannot name {n} («» names)", "start")
         lib_dir = self.project / STRICT_LIB / key
@@ -268,6 +272,7 @@ class ComparatorChecker:
                             "challenge_module": challenge_mod,
                             "solution_module": solution_mod,
                             "theorem_names": list(job.theorem_names),
+                            "definition_names": list(job.definition_names),
                             "permitted_axioms": sorted(allowed_axioms),
                             "enable_nanoda": False,
                         }
