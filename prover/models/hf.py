@@ -29,7 +29,14 @@ from prover.models.loading import (
     resolve_device,
     resolve_dtype,
 )
-from prover.models.prompts import Messages, PromptFormat, critic_input, decoding_options, get_format
+from prover.models.prompts import (
+    Messages,
+    PromptFormat,
+    checkpoint_info,
+    critic_input,
+    decoding_options,
+    get_format,
+)
 from retrieval.base import Premise
 
 log = logging.getLogger(__name__)
@@ -93,13 +100,6 @@ def load_hf(
     except Exception as e:
         raise explain_load_error(e, what, name, dev) from e
     return model, tokenizer, dev
-
-
-def _cut_stop(text: str, stop: Sequence[str]) -> str:
-    """``text`` up to its first stop string (transformers' ``stop_strings`` stop generation but keep the
-    string)."""
-    hits = [i for i in (text.find(s) for s in stop) if i >= 0]
-    return text[: min(hits)] if hits else text
 
 
 def _release(obj: Any) -> None:
@@ -356,9 +356,16 @@ class HFGenerator:
                 r = p * per + j
                 k = int(lengths[r])
                 text = self.tokenizer.decode(gen[r, :k], skip_special_tokens=True)
-                ended = bool(ended_by_eos[r]) or any(s in text for s in self.stop)
+                # a stop string may be a special token (<|im_end|>): look for it with special tokens kept
+                with_special = self.tokenizer.decode(gen[r, :k], skip_special_tokens=False) if self.stop else text
+                stopped = [i for i in (with_special.find(s) for s in self.stop) if i >= 0]
+                if stopped:
+                    text = with_special[: min(stopped)]
+                    for special in self.tokenizer.all_special_tokens:
+                        text = text.replace(special, "")
+                ended = bool(ended_by_eos[r]) or bool(stopped)
                 lp = float(token_lp[r, :k].sum())
-                group.append(Completion(_cut_stop(text, self.stop), lp, k, ended, int(prompt_tokens[p])))
+                group.append(Completion(text, lp, k, ended, int(prompt_tokens[p])))
             results.append(group)
         return results
 
@@ -453,12 +460,15 @@ class HFCritic:
             trust_remote_code=cfg.trust_remote_code,
             timeout=cfg.load_timeout,
         )
+        template = cfg.prompt_template
+        if template == "{state}":  # a `prover train critic` checkpoint knows the template it was trained with
+            template = checkpoint_info(cfg.model).get("critic_prompt_template") or template
         return cls(
             model,
             tokenizer,
             batch_size=cfg.batch_size,
             max_input_tokens=cfg.max_input_tokens,
-            prompt_template=cfg.prompt_template,
+            prompt_template=template,
             negate=cfg.negate,
         )
 
