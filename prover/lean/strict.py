@@ -314,8 +314,8 @@ def strict_checks(config: LeanConfig, *, run_versions: bool = True) -> list[Setu
     """What strict mode needs; required only when ``lean.verify`` is ``strict``."""
     required = config.verify == "strict"
     project = project_dir(config)
-    script = Path(__file__).resolve().parents[2] / SETUP_SCRIPT
-    fix = f"bash {script}" + ("" if project == (Path(__file__).resolve().parents[2] / "lean_project") else f" {project}")
+    repo = Path(__file__).resolve().parents[2]
+    fix = f"bash {repo / SETUP_SCRIPT}" + ("" if project == repo / "lean_project" else f" {project}")
     checks: list[SetupCheck] = []
     pkg = manifest_packages(project).get(COMPARATOR_PACKAGE)
     if pkg is None:
