@@ -17,7 +17,6 @@ from prover.cli import main
 from prover.lean.config import LeanConfig
 from prover.lean.project import (
     diagnose,
-    project_lean_version,
     read_toolchain,
     resolve_repl_command,
     toolchain_dir,
@@ -90,8 +89,48 @@ def test_toolchain_helpers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert toolchain_version("leanprover/lean4:v4.33.0-rc2") == "4.33.0-rc2"
     assert read_toolchain(REPO / "lean_project") == TOOLCHAIN
     assert read_toolchain(tmp_path) is None
-    assert project_lean_version(LeanConfig(project_dir=REPO / "lean_project")) == "4.24.0"
-    assert project_lean_version(LeanConfig(repl_command=["repl"])) is None
+
+
+def _fake_lake(tmp_path: Path, version_line: str | None) -> Path:
+    """A stand-in for lake: ``lake env lean --version`` prints ``version_line`` (exit 1 when None, as a lake
+    whose toolchain cannot run), ``lake env CMD...`` runs CMD (how `lake env` starts the REPL)."""
+    lake = tmp_path / "bin" / "lake"
+    lake.parent.mkdir(parents=True, exist_ok=True)
+    answer = f"echo '{version_line}'; exit 0" if version_line else "echo 'lean: cannot execute' >&2; exit 1"
+    lake.write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = env ] || exit 2\nshift\n'
+        f'if [ "$1" = lean ] && [ "$2" = --version ]; then {answer}; fi\n'
+        'exec "$@"\n'
+    )
+    lake.chmod(0o755)
+    return lake
+
+
+def test_the_lean_version_is_asked_of_the_lean_the_repl_runs(tmp_path: Path) -> None:
+    """The REPL prints no version (the double's old stderr banner was the mechanism, and it invented one):
+    through `lake env` the version comes from `lake env lean --version` in the project, else from its
+    lean-toolchain (saying so); any other command: unknown."""
+    from prover.lean.project import repl_lean_version
+    from prover.lean.repl import ReplProcess
+
+    # `lean --version` of Lean 4 prints "Lean (version 4.24.0, x86_64-unknown-linux-gnu, commit …, Release)"
+    lake = _fake_lake(tmp_path / "ok", "Lean (version 4.99.1, x86_64-unknown-linux-gnu, commit 0123abcd, Release)")
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "lean-toolchain").write_text("leanprover/lean4:v4.98.0\n")
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps({"theorems": {}, "tactics": {}}))
+    cmd = [str(lake), "env", sys.executable, str(REPO / "tests" / "double" / "repl_double.py"), "--script", str(script)]
+    cfg = LeanConfig(repl_command=cmd, project_dir=project, memory_limit_mb=None, max_rss_mb=None, timeout=10)
+    with ReplProcess(cfg) as proc:
+        assert proc.command("example : True := trivial").ok  # a REPL really started through the fake lake
+        assert (proc.lean_version, proc.lean_version_source) == ("4.99.1", f"`lake env lean --version` in {project}")
+    broken = _fake_lake(tmp_path / "broken", None)
+    v = repl_lean_version([str(broken), "env", "repl"], project)
+    assert v.version == "4.98.0" and v.source.startswith(f"lean-toolchain of {project}")
+    v = repl_lean_version([sys.executable, "repl_double.py"], project)
+    assert v.version is None and v.source.startswith("unknown")
 
 
 def test_lean_project_is_pinned_consistently() -> None:
@@ -223,7 +262,7 @@ def test_check_sound_file(tmp_path: Path, double_config: Path, capsys: pytest.Ca
     f = _lean_file(tmp_path, "theorem t1 (x : Nat) : x = x := by\n  simp\n")
     assert main(["check", str(f), "--config", str(double_config)]) == 0
     out = capsys.readouterr().out
-    assert f"{f}: OK, sound (axioms: propext) [Lean " in out
+    assert f"{f}: OK, sound (axioms: propext)\n" in out  # no "[Lean …]": the double runs on no Lean
 
 
 def test_check_errors_as_file_line_col(tmp_path: Path, double_config: Path, capsys: pytest.CaptureFixture) -> None:

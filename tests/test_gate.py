@@ -360,7 +360,7 @@ def test_gate_on_double(double_proc, proof: str, sound: bool, reason: str | None
     assert res.sound is sound, res.reasons
     if reason:
         assert any(reason in r for r in res.reasons), res.reasons
-    assert res.lean_version in ("4.24.0-double", None)  # read from the double's stderr banner, asynchronously
+    assert res.lean_version is None  # the double runs on no Lean: no version is invented
 
 
 def test_gate_on_double_statement_axiom_example_file(double_proc) -> None:

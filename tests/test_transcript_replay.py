@@ -46,7 +46,7 @@ def via_methods(p: ReplProcess, req: dict):
 
 def start(transcript: Path) -> ReplProcess:
     cfg = LeanConfig(timeout=5.0, memory_limit_mb=None, max_rss_mb=None)
-    p = ReplProcess(cfg, command=[sys.executable, str(DOUBLE), "--no-banner", "--transcript", str(transcript)])
+    p = ReplProcess(cfg, command=[sys.executable, str(DOUBLE), "--transcript", str(transcript)])
     p.start()
     return p
 

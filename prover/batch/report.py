@@ -181,7 +181,18 @@ def build_report(store: ResultStore) -> dict[str, Any]:
         "sessions": [
             {
                 k: s[k]
-                for k in ("id", "started", "last_write", "host", "backend", "workers", "lean_toolchain", "mathlib_rev")
+                for k in (
+                    "id",
+                    "started",
+                    "last_write",
+                    "host",
+                    "backend",
+                    "workers",
+                    "lean_toolchain",
+                    "mathlib_rev",
+                    "lean_version",
+                    "lean_version_source",
+                )
             }
             for s in sessions
         ],

@@ -368,8 +368,16 @@ def save_graph(graph: Any, graphs_dir: Path | str, job: Job, status: str) -> Non
 class Worker:
     """One Lean worker: runs jobs with its agent; an infrastructure error is retried on a fresh agent."""
 
-    def __init__(self, factory: AgentFactory, config: ProverConfig, shared: Shared, name: str) -> None:
+    def __init__(
+        self,
+        factory: AgentFactory,
+        config: ProverConfig,
+        shared: Shared,
+        name: str,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.factory, self.config, self.shared, self.name = factory, config, shared, name
+        self.stop = stop  # set: the batch is shutting down; an attempt cut short is not retried
         self._agent: Any = None
         self._closers: list[Any] = []
 
@@ -410,7 +418,8 @@ class Worker:
                     seed=job.seed,
                 )
             spent += attempt.time
-            if attempt.status == "error" and tries < last_try and _retryable(attempt.error):
+            stopping = self.stop is not None and self.stop.is_set()
+            if attempt.status == "error" and tries < last_try and _retryable(attempt.error) and not stopping:
                 log.info("retrying %s attempt %d after: %s", job.key, job.attempt, attempt.error)
                 self.reset()
                 continue
@@ -465,7 +474,7 @@ class LocalBackend(Backend):
 
         def loop(i: int) -> None:
             assert self.shared is not None
-            worker = Worker(self.factory, self.config, self.shared, f"local-{i}")
+            worker = Worker(self.factory, self.config, self.shared, f"local-{i}", stop)
             try:
                 while not stop.is_set():
                     try:
@@ -688,6 +697,20 @@ def lean_versions(config: ProverConfig) -> dict[str, str | None]:
         return {"lean_toolchain": None, "mathlib_rev": None}
 
 
+def repl_lean(config: ProverConfig) -> dict[str, str | None]:
+    """The Lean version the REPL runs and where that was read (`prover.lean.project.repl_lean_version`)."""
+    if config.lean.replay_path is not None:
+        return {"lean_version": None, "lean_version_source": f"replayed from {config.lean.replay_path}"}
+    from prover.lean.project import repl_lean_version, resolve_repl_command
+    from prover.lean.types import LeanSetupError
+
+    try:
+        known = repl_lean_version(*resolve_repl_command(config.lean))
+    except LeanSetupError as e:
+        return {"lean_version": None, "lean_version_source": f"unknown: {one_line(e, 200)}"}
+    return {"lean_version": known.version, "lean_version_source": known.source}
+
+
 class BatchRunner:
     """Runs (or resumes) a batch into ``run_dir``; see the module docstring."""
 
@@ -776,8 +799,9 @@ class BatchRunner:
                 for t in self.theorems
             )
             backend_name = self.backend.name if self.backend else "local"
+            versions = {**lean_versions(self.config), **(repl_lean(self.config) if self.factory.env_fn is None else {})}
             self.session = store.start_session(
-                argv=self.argv, backend=backend_name, workers=self.config.batch.workers, **lean_versions(self.config)
+                argv=self.argv, backend=backend_name, workers=self.config.batch.workers, **versions
             )
         except StoreWriteError as e:
             store.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 
 from prover.errors import UserError
@@ -45,5 +46,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def entry() -> None:
-    sys.exit(main())
+    """The ``prover`` console script. SIGTERM (``kill``, Slurm's preemption and ``scancel``) stops it like
+    Ctrl-C, from the first moment on: finished results are kept, children are stopped, one line is printed,
+    exit status 130 — also while the subcommands are still being imported."""
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        code = main()
+    except KeyboardInterrupt:  # before a subcommand started (argument parsing, imports)
+        print("prover: interrupted", file=sys.stderr)
+        code = 130
+    sys.exit(code)

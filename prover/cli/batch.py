@@ -15,10 +15,8 @@ Exit status of ``batch``: 0 every attempt recorded, 2 error (bad input, Lean set
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -165,10 +163,6 @@ def _check_answer_mode(out: Path, answers: str | None, force: bool) -> None:
         )
 
 
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def run_batch_cmd(args: argparse.Namespace) -> int:
     from data.benchmarks import benchmark_run_info, load_theorems, select
     from prover.batch.report import format_summary, write_report
@@ -237,9 +231,6 @@ def run_batch_cmd(args: argparse.Namespace) -> int:
         info=info,
         force=args.force,
     )
-    # Slurm preemption / `scancel` send SIGTERM: stop like Ctrl-C (finished results are kept either way).
-    with contextlib.suppress(ValueError):  # not in the main thread
-        signal.signal(signal.SIGTERM, _raise_interrupt)
     summary = runner.run()
     if summary.skipped_done:
         print(f"prover batch: resumed: {summary.skipped_done} attempt(s) were already done", file=sys.stderr)

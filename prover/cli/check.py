@@ -39,7 +39,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from prover.lean.gate import SoundnessGate, find_declarations, split_header
-    from prover.lean.project import project_lean_version
     from prover.lean.repl import ReplProcess
     from prover.lean.types import LeanTimeout
 
@@ -75,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         with ReplProcess(config.lean) as proc:
             result = gate.check_file(proc, text, names)
             if result.lean_version is None:
-                result = replace(result, lean_version=proc.lean_version or project_lean_version(config.lean))
+                result = replace(result, lean_version=proc.lean_version)
     except LeanTimeout as e:
         print(f"{shown}: not checked: Lean timed out ({e})", file=sys.stderr)
         if args.json:
