@@ -1,25 +1,28 @@
-"""Premise retrieval on real Mathlib: recall@1/10/100 and MRR of BM25 and the dense retriever, and speed.
+"""Premise retrieval on real Mathlib: BM25, BM25 + usage prior, dense (untrained / trained), side by side.
 
-    python benchmarks/bench_retrieval.py [--corpus ../shared/corpus/corpus_mathlib4_2f65ba7.tar.zst]
-        [--dense-subset 10000] [--model minilm] [--skip-dense] [--json out.json]
+    python benchmarks/bench_retrieval.py [--corpus A.tar.zst --corpus B.tar.zst ...] [--compfiles C.tar.zst]
+        [--dense-subset 10000] [--model minilm] [--trained-model runs/retriever/final] [--skip-dense]
+        [--json out.json]
 
-What is measured:
+What is measured (all on one machine, in one run):
 
-* **Corpus**: the archive is unpacked once (cached), then every ``.lean`` file is scanned and proof references
-  are resolved (``--rebuild`` forces this; timed), then the saved corpus is loaded again (timed).
-* **Task**: theorems/lemmas with tactic proofs in the fixed held-out split (``split_of(name) == "test"``, 2% of
-  names by hash) whose proofs name at least one accessible corpus declaration. Gold = those declarations.
-  Query = the statement without keyword and name (what the root goal state shows). Candidates = premises
-  accessible from the theorem's position (imports + earlier in the file).
-* **BM25** over the full corpus: index build time, R@k, MRR, query latency p50/p99 (tokenise + score +
-  mask + top-100).
-* **Dense** (encoder ``--model``; default the packaged all-MiniLM-L6-v2, zero-shot): the full corpus is too
-  slow to embed on a 2-core CPU, so premises are embedded for a fixed subset — every gold premise of the test
-  theorems plus a seeded random sample of the rest, ``--dense-subset`` in all (``0`` = the full corpus) — and
-  both retrievers are scored on that sub-corpus (candidates and gold restricted to it). Embedding throughput
-  gives the extrapolated full-corpus time. Query latency over the full corpus = query encoding + a faiss
-  search over an index of full-corpus size (the subset's vectors tiled to the corpus size: search cost does not
-  depend on the values) under the accessibility selector.
+* **Corpus**: Mathlib + Batteries + Aesop of 2024-06 (the versions Mathlib pinned; ``../shared/corpus``),
+  scanned and name-resolved (``--rebuild`` times a fresh build), then loaded again (timed).
+* **Tasks** (``retrieval.evaluate``): the held-out test split (``split_of(name) == "test"``, 2% of names by
+  hash), theorem level (gold = the accessible declarations a tactic proof names, query = the statement) and
+  per tactic (gold = what one tactic step names, query = statement + proof so far; a text-level proxy for
+  LeanDojo's per-state figures). Candidates = premises accessible from the theorem's position.
+* **Prior**: counts leave out the proofs of the test and validation theorems; its weight is chosen on the
+  validation split (``split_of == "val"``), per retriever, then applied to the test split unchanged.
+* **BM25** over the full corpus (index build time, R@1/10/100, MRR, query latency p50/p99).
+* **Dense** (``--model``, default the packaged all-MiniLM-L6-v2 zero-shot; ``--trained-model`` a checkpoint
+  of ``scripts/train_retriever.py``): a 2-core CPU cannot embed the full corpus per run, so a fixed subset is
+  embedded (every gold premise of the test and validation items plus a seeded random sample, ``--dense-subset``
+  in all; ``0`` = the full corpus) and BM25 is scored on the same subset beside it. Latency over the full
+  corpus = query encoding + a search over an index of full-corpus size.
+* **compfiles** (``--compfiles``): olympiad solutions written against the same Mathlib, an out-of-Mathlib test
+  set: every theorem/lemma of ``Compfiles/`` with a tactic proof naming a corpus premise; its own proofs are
+  left out of the prior's counts.
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ import platform
 import random
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,25 +44,148 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from retrieval.bm25 import BM25Retriever  # noqa: E402
-from retrieval.corpus import Corpus, build_corpus, default_cache_dir, unpack_archive  # noqa: E402
-from retrieval.evaluate import evaluate, theorem_items  # noqa: E402
+from retrieval.corpus import Corpus, build_corpus, default_cache_dir  # noqa: E402
+from retrieval.evaluate import EvalItem, evaluate, tactic_items, theorem_items  # noqa: E402
+from retrieval.prior import (  # noqa: E402
+    BM25_WEIGHTS,
+    DENSE_WEIGHTS,
+    choose_weight,
+    heldout_mask,
+    prior_feature,
+    usage_counts,
+)
 
-DEFAULT_CORPUS = REPO.parent / "shared" / "corpus" / "corpus_mathlib4_2f65ba7.tar.zst"
+SHARED = Path(os.environ.get("PROVER_SHARED_DIR", REPO.parent / "shared"))
+DEFAULT_CORPORA = [SHARED / "corpus" / f"corpus_{n}.tar.zst" for n in
+                   ("mathlib4_2f65ba7", "batteries_42b5ddd", "aesop_7e3bd93")]
+DEFAULT_COMPFILES = SHARED / "corpus" / "corpus_compfiles_2f9ff30.tar.zst"
+KEYS = ["theorems", "gold_premises", "R@1", "R@10", "R@100", "MRR", "p50_ms", "p99_ms"]
 
 
 def _fmt(d: dict) -> str:
-    keys = ["theorems", "gold_premises", "R@1", "R@10", "R@100", "MRR", "p50_ms", "p99_ms"]
-    return "  ".join(f"{k}={d[k]}" for k in keys if k in d)
+    return "  ".join(f"{k}={d[k]}" for k in KEYS if k in d)
+
+
+def _run(name: str, out: dict, fn: Callable[[str, np.ndarray, int], np.ndarray], corpus: Corpus,
+         tasks: dict[str, Sequence[EvalItem]], restrict: np.ndarray | None = None) -> None:
+    for task, items in tasks.items():
+        res = evaluate(fn, corpus, items, restrict=restrict).as_dict()
+        out.setdefault(task, {})[name] = res
+        print(f"  [{task}] {name:28s} {_fmt(res)}", flush=True)
+
+
+def _subset(n: int, must: np.ndarray, size: int, seed: int) -> np.ndarray:
+    if not size or size >= n:
+        return np.arange(n)
+    rest = np.setdiff1d(np.arange(n), must)
+    extra = random.Random(seed).sample(rest.tolist(), max(0, size - len(must)))
+    return np.union1d(must, np.array(sorted(extra), dtype=np.int64))
+
+
+class EmbeddingCache:
+    """Premise embeddings by premise text, so two corpora (main, + compfiles) share the work."""
+
+    def __init__(self, encoder: Any, batch_size: int) -> None:
+        self.encoder = encoder
+        self.batch_size = batch_size
+        self.vecs: dict[str, np.ndarray] = {}
+        self.seconds = 0.0
+        self.embedded = 0
+
+    def get(self, texts: list[str]) -> np.ndarray:
+        todo = sorted({t for t in texts if t not in self.vecs})
+        if todo:
+            t0 = time.perf_counter()
+            emb = self.encoder.encode(todo, batch_size=self.batch_size, progress=True, desc="embedding premises")
+            self.seconds += time.perf_counter() - t0
+            self.embedded += len(todo)
+            self.vecs.update(zip(todo, emb, strict=True))
+        return np.stack([self.vecs[t] for t in texts])
+
+
+def dense_section(label: str, model: str | None, args: argparse.Namespace, corpus: Corpus,
+                  tasks: dict[str, Sequence[EvalItem]], val: Sequence[EvalItem], ids: np.ndarray,
+                  prior: np.ndarray, out: dict, bm: BM25Retriever, bm_w: float,
+                  compfiles: tuple[Corpus, dict[str, Sequence[EvalItem]], np.ndarray, np.ndarray] | None) -> None:
+    from retrieval.dense import DenseIndex, DenseRetriever, Encoder, premise_style_for
+    from retrieval.text import premise_text
+
+    enc = Encoder(model, max_length=args.max_length)
+    cache = EmbeddingCache(enc, args.batch_size)
+    style = premise_style_for(enc.name)
+
+    def retriever(c: Corpus, sub: np.ndarray, pr: np.ndarray) -> DenseRetriever:
+        emb = cache.get([premise_text(c.premises[int(i)], style) for i in sub])
+        index = DenseIndex.from_embeddings(emb, sub, "flat", {"model": enc.name, "premise_style": style})
+        return DenseRetriever(c, enc, index, prior_weight=0.0, prior=pr[sub] if len(sub) < len(c) else pr)
+
+    n = len(corpus)
+    subset = np.zeros(n, dtype=bool)
+    subset[ids] = True
+    dr = retriever(corpus, ids, prior)
+    w, table = choose_weight(dr.full_scores, corpus, val, prior, DENSE_WEIGHTS)
+    sec: dict[str, Any] = {"model": enc.name, "max_length": args.max_length, "embedded_premises": int(len(ids)),
+                           "prior_weight": w, "val_table": {str(k): v for k, v in table.items()}}
+    print(f"dense {label} ({Path(enc.name).name}): embedded {len(ids)} premises in {cache.seconds:.0f} s; "
+          f"prior weight chosen on {len(val)} val theorems: {w}", flush=True)
+    res: dict[str, Any] = {}
+    _run(f"dense {label}", res, lambda q, m, k: dr.retrieve_indices(q, m, k, prior_weight=0.0)[0], corpus, tasks,
+         subset)
+    _run(f"dense {label} + prior", res, lambda q, m, k: dr.retrieve_indices(q, m, k, prior_weight=w)[0], corpus,
+         tasks, subset)
+    if "bm25 (same subset)" not in out.setdefault("subset", {}).get("theorem", {}):
+        _run("bm25 (same subset)", out["subset"], lambda q, m, k: bm.retrieve_indices(q, m, k, prior_weight=0.0)[0],
+             corpus, tasks, subset)
+        _run("bm25 + prior (same subset)", out["subset"],
+             lambda q, m, k: bm.retrieve_indices(q, m, k, prior_weight=bm_w)[0], corpus, tasks, subset)
+    for task, rows in res.items():
+        out["subset"].setdefault(task, {}).update(rows)
+    # full-size latency: encode the query + exact search over n vectors under the accessibility mask
+    emb = dr.index.index.reconstruct_n(0, dr.index.index.ntotal)
+    full = DenseIndex.from_embeddings(np.resize(emb, (n, emb.shape[1])), np.arange(n), "flat", dict(dr.index.meta))
+    lat, lat_search = [], []
+    items = tasks["theorem"][: args.latency_queries]
+    for it in items:
+        mask = corpus.accessible_from_file(it.file_idx, it.line)
+        t1 = time.perf_counter()
+        q = dr.embed_query(it.query)
+        t2 = time.perf_counter()
+        full.search(q, 100, mask, bonus=w * prior)
+        t3 = time.perf_counter()
+        lat.append(t3 - t1)
+        lat_search.append(t3 - t2)
+    sec["full_size_latency_ms"] = {"p50": round(1000 * float(np.percentile(lat, 50)), 2),
+                                   "p99": round(1000 * float(np.percentile(lat, 99)), 2),
+                                   "search_only_p50": round(1000 * float(np.percentile(lat_search, 50)), 2),
+                                   "queries": len(lat)}
+    print(f"  dense latency over {n} vectors (+ prior): {sec['full_size_latency_ms']}", flush=True)
+    if compfiles is not None:
+        cc, ctasks, cids, cprior = compfiles
+        csub = np.zeros(len(cc), dtype=bool)
+        csub[cids] = True
+        cdr = retriever(cc, cids, cprior)
+        cres = out.setdefault("compfiles_subset", {})
+        _run(f"dense {label}", cres, lambda q, m, k: cdr.retrieve_indices(q, m, k, prior_weight=0.0)[0], cc,
+             ctasks, csub)
+        _run(f"dense {label} + prior", cres, lambda q, m, k: cdr.retrieve_indices(q, m, k, prior_weight=w)[0], cc,
+             ctasks, csub)
+    sec["embed_s"] = round(cache.seconds, 1)
+    sec["premises_per_s"] = round(cache.embedded / max(cache.seconds, 1e-9), 1)
+    out.setdefault("dense", {})[label] = sec
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="Lean source archive or tree")
+    ap.add_argument("--corpus", type=Path, action="append", help="Lean source archive or tree (repeatable; "
+                    "default: Mathlib + Batteries + Aesop from ../shared/corpus)")
+    ap.add_argument("--compfiles", type=Path, default=DEFAULT_COMPFILES, help="compfiles archive (out-of-Mathlib set)")
+    ap.add_argument("--skip-compfiles", action="store_true")
     ap.add_argument("--cache-dir", type=Path, default=None, help="cache (default ~/.cache/lean-prover/retrieval)")
     ap.add_argument("--rebuild", action="store_true", help="time a fresh corpus build (else reuse the cache)")
     ap.add_argument("--max-theorems", type=int, default=None, help="evaluate at most this many test theorems")
     ap.add_argument("--skip-dense", action="store_true")
-    ap.add_argument("--model", default=None, help="dense encoder (default: packaged MiniLM)")
+    ap.add_argument("--model", default=None, help="untrained dense encoder (default: packaged MiniLM)")
+    ap.add_argument("--trained-model", default=None, help="trained checkpoint (scripts/train_retriever.py)")
     ap.add_argument("--dense-subset", type=int, default=10000, help="premises to embed (0 = whole corpus)")
     ap.add_argument("--max-length", type=int, default=128, help="encoder tokens per premise / query")
     ap.add_argument("--batch-size", type=int, default=64)
@@ -66,104 +194,84 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write all figures here")
     args = ap.parse_args(argv)
     cache = args.cache_dir or default_cache_dir()
+    sources = args.corpus or DEFAULT_CORPORA
     out: dict = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-                 "corpus_source": str(args.corpus)}
+                 "corpus_sources": [str(s) for s in sources]}
 
     # -- corpus -------------------------------------------------------------------------------------------
     t0 = time.perf_counter()
-    if args.corpus.is_file():
-        unpack_archive(args.corpus, cache)
-    t_unpack = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    corpus = build_corpus([args.corpus], cache_dir=cache, rebuild=args.rebuild, progress=True)
+    corpus = build_corpus(sources, cache_dir=cache, rebuild=args.rebuild, progress=True)
     t_build = time.perf_counter() - t0
-    target = cache / f"corpus-{corpus.meta['fingerprint']}"
     t0 = time.perf_counter()
-    corpus = Corpus.load(target)
+    corpus = Corpus.load(cache / f"corpus-{corpus.meta['fingerprint']}")
     t_load = time.perf_counter() - t0
     out["corpus"] = {
         "files": len(corpus.files), "premises": len(corpus), "tactic_proofs": int(corpus.tactic_proof.sum()),
-        "unpack_s": round(t_unpack, 2), "build_s (this run)": round(t_build, 2),
         "build_s (scan + resolve, when built)": round(float(corpus.meta.get("build_seconds", float("nan"))), 2),
-        "load_s": round(t_load, 2), "rebuilt": args.rebuild,
+        "build_s (this run)": round(t_build, 2), "load_s": round(t_load, 2), "rebuilt": args.rebuild,
     }
     print(f"corpus: {len(corpus)} premises, {len(corpus.files)} files; build {corpus.meta.get('build_seconds'):.1f} s"
-          f" (this run {t_build:.1f} s), load {t_load:.2f} s")
+          f" (this run {t_build:.1f} s), load {t_load:.2f} s", flush=True)
 
-    items = theorem_items(corpus, "test")
-    if args.max_theorems:
-        items = items[: args.max_theorems]
-    n_gold = sum(len(it.gold) for it in items)
-    out["task"] = {"split": "test", "theorems": len(items), "gold_premises": n_gold,
-                   "all_splits_theorems": len(theorem_items(corpus, None))}
-    print(f"held-out theorems: {len(items)} with {n_gold} gold premises")
+    thm = theorem_items(corpus, "test")[: args.max_theorems]
+    val = theorem_items(corpus, "val")
+    tac = tactic_items(corpus, thm)
+    tasks: dict[str, Sequence[EvalItem]] = {"theorem": thm, "tactic": tac}
+    out["task"] = {"test_theorems": len(thm), "test_theorem_gold": int(sum(len(i.gold) for i in thm)),
+                   "test_tactic_steps": len(tac), "test_tactic_gold": int(sum(len(i.gold) for i in tac)),
+                   "val_theorems": len(val)}
+    print(f"test: {len(thm)} theorems, {len(tac)} tactic steps with premises; val: {len(val)} theorems", flush=True)
+
+    prior = prior_feature(usage_counts(corpus, exclude=heldout_mask(corpus)))
 
     # -- BM25 -----------------------------------------------------------------------------------------------
     t0 = time.perf_counter()
-    bm = BM25Retriever.build(corpus, progress=True)
+    bm = BM25Retriever.build(corpus, progress=True, prior=prior)
     t_bm_index = time.perf_counter() - t0
-    res = evaluate(lambda q, m, k: bm.retrieve_indices(q, m, k)[0], corpus, items, progress=True)
-    out["bm25_full"] = {"index_build_s": round(t_bm_index, 2), **res.as_dict()}
-    print(f"BM25 (full corpus, index {t_bm_index:.1f} s): {_fmt(res.as_dict())}")
+    bm_w, table = choose_weight(bm.full_scores, corpus, val, prior, BM25_WEIGHTS, positive_only=True)
+    out["bm25"] = {"index_build_s": round(t_bm_index, 2), "prior_weight": bm_w,
+                   "val_table": {str(k): v for k, v in table.items()}}
+    print(f"BM25 index {t_bm_index:.1f} s; prior weight chosen on {len(val)} val theorems: {bm_w}", flush=True)
+    full: dict[str, Any] = {}
+    _run("bm25", full, lambda q, m, k: bm.retrieve_indices(q, m, k, prior_weight=0.0)[0], corpus, tasks)
+    _run("bm25 + prior", full, lambda q, m, k: bm.retrieve_indices(q, m, k, prior_weight=bm_w)[0], corpus, tasks)
+    out["full"] = full
+
+    # -- compfiles ------------------------------------------------------------------------------------------
+    comp = None
+    if not args.skip_compfiles and args.compfiles.exists():
+        cc = build_corpus([*sources, args.compfiles], cache_dir=cache, progress=True)
+        in_comp = np.array([cc.files[int(f)].path.startswith("Compfiles/") for f in cc.premise_file])
+        cthm = [it for it in theorem_items(cc, None) if in_comp[it.premise_idx]]
+        ctac = tactic_items(cc, cthm)
+        ctasks: dict[str, Sequence[EvalItem]] = {"theorem": cthm, "tactic": ctac}
+        cprior = prior_feature(usage_counts(cc, exclude=heldout_mask(cc) | in_comp))
+        cbm = BM25Retriever.build(cc, prior=cprior)
+        cfull: dict[str, Any] = {}
+        print(f"compfiles: {len(cthm)} theorems, {len(ctac)} tactic steps", flush=True)
+        _run("bm25", cfull, lambda q, m, k: cbm.retrieve_indices(q, m, k, prior_weight=0.0)[0], cc, ctasks)
+        _run("bm25 + prior", cfull, lambda q, m, k: cbm.retrieve_indices(q, m, k, prior_weight=bm_w)[0], cc,
+             ctasks)
+        out["compfiles"] = {"theorems": len(cthm), "tactic_steps": len(ctac), "full": cfull}
+        if not args.skip_dense:
+            must = np.unique(np.concatenate([it.gold for it in [*cthm, *ctac]]))
+            cids = _subset(len(cc), must, args.dense_subset, args.seed)
+            csub = np.zeros(len(cc), dtype=bool)
+            csub[cids] = True
+            cres = out.setdefault("compfiles_subset", {})
+            _run("bm25 (same subset)", cres, lambda q, m, k: cbm.retrieve_indices(q, m, k, prior_weight=0.0)[0],
+                 cc, ctasks, csub)
+            _run("bm25 + prior (same subset)", cres,
+                 lambda q, m, k: cbm.retrieve_indices(q, m, k, prior_weight=bm_w)[0], cc, ctasks, csub)
+            comp = (cc, ctasks, cids, cprior)
 
     # -- dense ------------------------------------------------------------------------------------------------
     if not args.skip_dense:
-        from retrieval.dense import DenseIndex, DenseRetriever, Encoder
-
-        enc = Encoder(args.model, max_length=args.max_length)
-        n = len(corpus)
-        if args.dense_subset and args.dense_subset < n:
-            gold = np.unique(np.concatenate([it.gold for it in items]))
-            rest = np.setdiff1d(np.arange(n), gold)
-            rng = random.Random(args.seed)
-            extra = np.array(sorted(rng.sample(rest.tolist(), max(0, args.dense_subset - len(gold)))), dtype=np.int64)
-            ids = np.union1d(gold, extra)
-        else:
-            ids = np.arange(n)
-        subset = np.zeros(n, dtype=bool)
-        subset[ids] = True
-        t0 = time.perf_counter()
-        dr = DenseRetriever.build(corpus, enc, ids=ids, batch_size=args.batch_size, progress=True)
-        t_dense = time.perf_counter() - t0
-        t_embed = float(dr.index.meta["embed_seconds"])
-        rate = len(ids) / t_embed
-        res_d = evaluate(lambda q, m, k: dr.retrieve_indices(q, m, k)[0], corpus, items, restrict=subset, progress=True)
-        res_b = evaluate(lambda q, m, k: bm.retrieve_indices(q, m, k)[0], corpus, items, restrict=subset)
-        # full-size latency: encode the query + faiss search over n vectors with the accessibility selector
-        emb = dr.index.index.reconstruct_n(0, dr.index.index.ntotal)
-        tiled = np.resize(emb, (n, emb.shape[1]))
-        t0 = time.perf_counter()
-        full = DenseIndex.from_embeddings(tiled, np.arange(n), "flat", dict(dr.index.meta))
-        t_faiss_full = time.perf_counter() - t0
-        lat, lat_search = [], []
-        for it in items[: args.latency_queries]:
-            mask = corpus.accessible_from_file(it.file_idx, it.line)
-            t1 = time.perf_counter()
-            q = dr.embed_query(it.query)
-            t2 = time.perf_counter()
-            full.search(q, 100, mask)
-            t3 = time.perf_counter()
-            lat.append(t3 - t1)
-            lat_search.append(t3 - t2)
-        out["dense"] = {
-            "model": enc.name, "max_length": args.max_length, "embedded_premises": int(len(ids)),
-            "gold_premises_in_subset": int(len(np.unique(np.concatenate([it.gold for it in items])))),
-            "embed_s": round(t_embed, 1), "premises_per_s": round(rate, 1),
-            "extrapolated_full_corpus_embed_s": round(n / rate, 0),
-            "index_build_s (subset, incl. embedding)": round(t_dense, 1),
-            "faiss_flat_build_s (full size)": round(t_faiss_full, 3),
-            "subset": res_d.as_dict(), "bm25_same_subset": res_b.as_dict(),
-            "full_size_latency_ms": {"p50": round(1000 * float(np.percentile(lat, 50)), 2),
-                                     "p99": round(1000 * float(np.percentile(lat, 99)), 2),
-                                     "search_only_p50": round(1000 * float(np.percentile(lat_search, 50)), 2),
-                                     "search_only_p99": round(1000 * float(np.percentile(lat_search, 99)), 2),
-                                     "queries": len(lat)},
-        }
-        print(f"dense ({Path(enc.name).name}): embedded {len(ids)} premises in {t_embed:.0f} s ({rate:.1f}/s; "
-              f"full corpus ≈ {n / rate / 60:.0f} min)")
-        print(f"  dense on subset: {_fmt(res_d.as_dict())}")
-        print(f"  BM25  on subset: {_fmt(res_b.as_dict())}")
-        print(f"  dense latency over {n} vectors: {out['dense']['full_size_latency_ms']}")
+        must = np.unique(np.concatenate([it.gold for it in [*thm, *tac, *val]]))
+        ids = _subset(len(corpus), must, args.dense_subset, args.seed)
+        dense_section("untrained", args.model, args, corpus, tasks, val, ids, prior, out, bm, bm_w, comp)
+        if args.trained_model:
+            dense_section("trained", args.trained_model, args, corpus, tasks, val, ids, prior, out, bm, bm_w, comp)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
     print(json.dumps(out, indent=1))

@@ -27,7 +27,7 @@ import shutil
 import tarfile
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +36,21 @@ import numpy as np
 
 from prover.errors import UserError
 from retrieval.base import Premise
-from retrieval.lean_source import Declaration, mask_source, module_of_path, parse_imports, parse_lean_source
+from retrieval.generated import generated_declarations
+from retrieval.lean_source import (
+    AttributeCommand,
+    Declaration,
+    Export,
+    LeanFile,
+    module_of_path,
+    parse_imports,
+    parse_lean_source,
+    statement_without_name,
+)
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # 4: generated names (to_additive, fields, constructors), alias statements
 CORPUS_JSON = "corpus.json"
 CORPUS_NPZ = "corpus.npz"
 DEFAULT_EXCLUDE = ("test", "tests", "scripts", ".lake", "lake-packages", ".git", "lakefile.lean", "build")
@@ -178,11 +188,10 @@ def _fingerprint(sources: Sequence[Path], exclude: Sequence[str]) -> str:
     return h.hexdigest()[:16]
 
 
-def _parse_one(args: tuple[str, str]) -> tuple[str, list[str], list[Declaration]]:
+def _parse_one(args: tuple[str, str]) -> tuple[str, LeanFile]:
     path, rel = args
     text = Path(path).read_text(encoding="utf-8", errors="replace")
-    lf = parse_lean_source(text, module_of_path(rel), rel)
-    return rel, lf.imports, lf.declarations
+    return rel, parse_lean_source(text, module_of_path(rel), rel)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -367,26 +376,32 @@ class Corpus:
         * ``None``: every non-private premise (no context is known);
         * a theorem located in a corpus file (``meta["file_path"]``/``meta["line"]``, or ``source`` =
           ``path.lean:line``): its file's transitive imports plus what is declared above it in the file;
-        * otherwise the modules its ``header`` imports (``import Mathlib`` → ``Mathlib`` and all it imports).
-          A header that imports nothing in the corpus gives an empty mask (`no_access_reason` says why; the
-          retrievers log it once per theorem).
+        * otherwise the corpus modules its ``header`` imports (every form: ``import``, ``public import``,
+          ``meta import``, ``import all`` after ``module``) and all they import (``import Mathlib`` → Mathlib);
+        * a header none of whose imports is in the corpus (or no header): every non-private premise, since
+          nothing is known about what it sees; `fallback_reason` says why (the retrievers warn once per theorem).
         """
         if theorem is None:
             return ~self.private
         loc = self.locate(theorem)
         if loc is not None:
             return self.accessible_from_file(*loc)
-        header = str(getattr(theorem, "header", "") or "")
-        imports = parse_imports(mask_source(header)[0]) if header else []
-        return self.accessible_from_imports(imports)
+        files = self.resolve_modules(self._header_imports(theorem))
+        if not files:
+            return ~self.private
+        return self.file_mask(files)[self.premise_file] & ~self.private
 
-    def no_access_reason(self, theorem: Any | None) -> str | None:
-        """Why nothing of the corpus is accessible to ``theorem`` (see `accessible_mask`), or ``None`` when
-        it is located in a corpus file or its header imports some corpus module."""
+    @staticmethod
+    def _header_imports(theorem: Any) -> list[str]:
+        header = str(getattr(theorem, "header", "") or "")
+        return parse_imports(header) if header else []
+
+    def fallback_reason(self, theorem: Any | None) -> str | None:
+        """Why `accessible_mask` falls back to the whole corpus for ``theorem`` (its header imports nothing
+        the corpus has), or ``None`` when it is located in a corpus file or its header imports a corpus module."""
         if theorem is None or self.locate(theorem) is not None:
             return None
-        header = str(getattr(theorem, "header", "") or "")
-        imports = parse_imports(mask_source(header)[0]) if header else []
+        imports = self._header_imports(theorem)
         if self.resolve_modules(imports):
             return None
         meta = getattr(theorem, "meta", None) or {}
@@ -482,8 +497,10 @@ class Corpus:
         meta: dict[str, Any] | None = None,
         resolve: bool = True,
         progress: bool = False,
+        exports: dict[str, list[Export]] | None = None,
     ) -> Corpus:
-        """Assemble a corpus from scanned files, then resolve each declaration's proof references."""
+        """Assemble a corpus from scanned files, then resolve each declaration's proof references
+        (``exports``: the ``export`` commands of each module, names proofs may use for other declarations)."""
         files: list[CorpusFile] = []
         premises: list[Premise] = []
         pfile: list[int] = []
@@ -519,15 +536,20 @@ class Corpus:
             meta=meta,
         )
         if resolve:
-            corpus._resolve_uses(decls, progress=progress)
+            corpus._resolve_uses(decls, exports or {}, progress=progress)
         return corpus
 
-    def _resolve_uses(self, decls: list[Declaration], progress: bool = False) -> None:
+    def _resolve_uses(self, decls: list[Declaration], exports: dict[str, list[Export]],
+                      progress: bool = False) -> None:
+        """Fill ``uses``; give each ``alias`` the statement of the declaration it names."""
         from tqdm import tqdm
 
         from retrieval.names import NameResolver
 
         resolver = NameResolver(self)
+        for fi, f in enumerate(self.files):
+            for e in exports.get(f.module, ()):
+                resolver.add_export(fi, e)
         indptr = np.zeros(len(self.premises) + 1, dtype=np.int64)
         indices: list[int] = []
         file_ranges = np.searchsorted(self.premise_file, np.arange(len(self.files) + 1))
@@ -540,6 +562,9 @@ class Corpus:
             for i in range(lo, hi):
                 d = decls[i]
                 refs = resolver.resolve_body(i, d) if d.body else []
+                if d.kind == "alias" and refs:
+                    p, target = self.premises[i], self.premises[refs[0]]
+                    self.premises[i] = replace(p, code=f"alias {p.full_name} {statement_without_name(target.code)}")
                 indices.extend(refs)
                 indptr[i + 1] = len(refs)
             bar.update(hi - lo)
@@ -575,7 +600,9 @@ class Corpus:
         t0 = time.perf_counter()
         workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
         parsed: list[tuple[CorpusFile, list[Declaration]]] = []
-        it: Iterable[tuple[str, list[str], list[Declaration]]]
+        attribute_cmds: list[list[AttributeCommand]] = []
+        exports: dict[str, list[Export]] = {}
+        it: Iterable[tuple[str, LeanFile]]
         if workers > 1 and len(jobs) > 50:
             import multiprocessing as mp
 
@@ -585,17 +612,23 @@ class Corpus:
             pool = None
             it = (_parse_one((p, r)) for p, r, _ in jobs)
         try:
-            for (rel, imports, decls), (_, _, root) in tqdm(
+            for (rel, lf), (_, _, root) in tqdm(
                 zip(it, jobs, strict=True), total=len(jobs), desc="scanning Lean files", unit="file",
                 disable=not progress,
             ):
-                parsed.append((CorpusFile(rel, module_of_path(rel), imports, root), decls))
+                parsed.append((CorpusFile(rel, lf.module, lf.imports, root), lf.declarations))
+                attribute_cmds.append(lf.attribute_commands)
+                exports.setdefault(lf.module, lf.exports)
         finally:
             if pool is not None:
                 pool.close()
                 pool.join()
+        # names the files generate (to_additive, fields, projections, constructors) join their declarations
+        for (_, ds), gen in zip(parsed, generated_declarations(
+                [(ds, cmds) for (_, ds), cmds in zip(parsed, attribute_cmds, strict=True)]), strict=True):
+            ds.extend(gen)
         meta = {"sources": [str(s) for s in sources], "roots": roots_seen, "scan_seconds": time.perf_counter() - t0}
-        return cls.from_declarations(parsed, meta=meta, progress=progress)
+        return cls.from_declarations(parsed, meta=meta, progress=progress, exports=exports)
 
     @classmethod
     def from_leandojo(cls, corpus_jsonl: Path | str, progress: bool = True) -> Corpus:

@@ -1,22 +1,33 @@
 """Retrieval evaluation on real data: the held-out split, gold premises, recall@k, MRR, latency.
 
-Gold premises of a theorem with a tactic proof are the corpus declarations its proof text names that are
-accessible to it (`Corpus.uses`). The query is what a goal state at the root would show: the statement without
-the keyword and name (binders and type), since the source tree has no traced goal states. The split is a fixed
-hash of the theorem's full name, so every run (and training) agrees on what is held out.
+Two task variants, both from source text (no traced goal states here):
+
+* **theorem level** (`theorem_items`): gold = the accessible corpus declarations a theorem's tactic proof names
+  (`Corpus.uses`); query = what the root goal state would show, the statement without keyword and name;
+* **per tactic** (`tactic_items`): the proof is cut into tactic steps by layout (`tactic_steps`); gold = the
+  premises one step names, query = the statement plus the proof text before that step. It is a text-level
+  proxy for LeanDojo's per-state figures (whose query is the pretty-printed goal before the tactic and whose
+  gold comes from elaboration), not the same number.
+
+The split is a fixed hash of the theorem's full name, so every run (and training) agrees on what is held out.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from retrieval.corpus import Corpus
-from retrieval.lean_source import statement_without_name
+from retrieval.lean_source import parse_lean_source, statement_without_name
+
+log = logging.getLogger(__name__)
 
 TEST_PERCENT = 2  # names hashing into [0, 2) of 100 are the test split
 VAL_PERCENT = 1  # [2, 3) validation; the rest trains
@@ -54,6 +65,96 @@ def theorem_items(corpus: Corpus, split: str | None = "test", tactic_only: bool 
         out.append(EvalItem(i, statement_without_name(p.code), np.array(gold), int(corpus.premise_file[i]), p.line))
         if limit is not None and len(out) >= limit:
             break
+    return out
+
+
+_BY = re.compile(r"\s*by\b")
+_OPENS_BLOCK = re.compile(r"(?:\bby|=>|\bdo)\s*$")
+_BULLET = re.compile(r"[·.]\s+")
+
+
+def tactic_steps(body: str) -> list[tuple[int, int]]:
+    """Spans ``(start, end)`` in ``body`` (a declaration body after ``:=``, comments blanked) of the tactic steps
+    of a ``by`` proof, in order; ``[]`` for a term proof.
+
+    Layout decides, as Lean's tactic blocks do: a line starts a step when it begins at a column where steps of
+    an enclosing block begin (the first tactic's column, the column after a ``·`` bullet, the first line after
+    one ending in ``by`` / ``=>`` / ``do``), or left of every such column; other lines continue the step
+    above (as do lines after ``:= by tac`` written on the statement's line). A bullet line is one step and its
+    block's further lines are steps of their own, so nested tactics count. ``t1; t2`` and ``t <;> t'`` on one
+    line stay one step.
+    """
+    m = _BY.match(body)
+    if not m:
+        return []
+    starts: list[int] = []
+    cols: set[int] = set()
+    pending = True  # the next non-blank line opens a block
+    pos = m.end()
+    first = True
+    while pos <= len(body):
+        nl = body.find("\n", pos)
+        end = len(body) if nl < 0 else nl
+        line = body[pos:end]
+        content = line.lstrip()
+        if content:
+            indent = len(line) - len(content)
+            if first:  # `:= by tac` on the statement's line: its column is unknown here, later lines continue it
+                starts.append(pos + indent)
+            elif pending or indent in cols or (bool(cols) and indent < min(cols)):
+                cols.add(indent)
+                starts.append(pos + indent)
+            pending = False
+            b = _BULLET.match(content)
+            if b:
+                cols.add(indent + b.end())
+            if _OPENS_BLOCK.search(content):
+                pending = True
+        first = False
+        if nl < 0:
+            break
+        pos = nl + 1
+    ends = starts[1:] + [len(body)]
+    return [(a, e) for a, e in zip(starts, ends, strict=True)]
+
+
+def tactic_items(corpus: Corpus, theorems: Sequence[EvalItem]) -> list[EvalItem]:
+    """Per-tactic items of ``theorems`` (theorem-level items): for each tactic step that names at least one
+    accessible premise, query = statement + the proof text before the step, gold = what the step names.
+
+    The proof texts are re-read from the corpus's source files (theorems whose file is gone are skipped with
+    a warning)."""
+    from retrieval.names import NameResolver
+
+    by_file: dict[int, list[EvalItem]] = {}
+    for it in theorems:
+        by_file.setdefault(it.file_idx, []).append(it)
+    resolver = NameResolver(corpus)
+    out: list[EvalItem] = []
+    missing = 0
+    for fi, its in sorted(by_file.items()):
+        cf = corpus.files[fi]
+        src = Path(cf.root) / cf.path if cf.root else None
+        if src is None or not src.is_file():
+            missing += len(its)
+            continue
+        lf = parse_lean_source(src.read_text(encoding="utf-8", errors="replace"), cf.module, cf.path)
+        decls = {(d.full_name, d.line): d for d in lf.declarations}
+        resolver.set_file(fi)
+        for it in its:
+            p = corpus.premises[it.premise_idx]
+            d = decls.get((p.full_name, p.line))
+            if d is None:
+                missing += 1
+                continue
+            stmt = statement_without_name(p.code)
+            for a, b in tactic_steps(d.body):
+                gold = resolver.resolve_text(it.premise_idx, d, d.body[a:b])
+                if gold:
+                    query = f"{stmt}\n{' '.join(d.body[:a].split())}".strip()
+                    out.append(EvalItem(it.premise_idx, query, np.array(gold), fi, it.line))
+    if missing:
+        log.warning("per-tactic items: %d theorems skipped (source file or declaration not found)", missing)
     return out
 
 

@@ -62,11 +62,35 @@ class Declaration:
 
 
 @dataclass(slots=True)
+class AttributeCommand:
+    """``attribute [attrs] names`` at ``line``, written in ``namespace`` with ``opens``."""
+
+    names: tuple[str, ...]
+    attributes: tuple[str, ...]
+    namespace: str
+    opens: tuple[str, ...]
+    line: int
+
+
+@dataclass(slots=True)
+class Export:
+    """``export target (names)`` at ``line``, written in ``namespace`` with ``opens``."""
+
+    target: str
+    names: tuple[str, ...]
+    namespace: str
+    opens: tuple[str, ...]
+    line: int
+
+
+@dataclass(slots=True)
 class LeanFile:
     module: str
     path: str
     imports: list[str]
     declarations: list[Declaration]
+    attribute_commands: list[AttributeCommand] = field(default_factory=list)
+    exports: list[Export] = field(default_factory=list)
 
 
 def module_of_path(rel_path: str) -> str:
@@ -120,7 +144,24 @@ def parse_lean_source(text: str, module: str = "", path: str = "") -> LeanFile:
                 attributes=d.attributes,
             )
         )
-    return LeanFile(module=module, path=path, imports=list(src.header.modules), declarations=decls)
+    attrs: list[AttributeCommand] = []
+    exports: list[Export] = []
+    code = src.code
+    for c, ns, opens in src.scoped_commands:
+        line = src.line_col(c.start)[0]
+        if c.kind == "export":
+            m = re.match(r"\s*([^\s(]+)\s*\(([^)]*)\)", masked[code[c.first].end : c.end])
+            if m and m.group(1) != "private":
+                exports.append(Export(m.group(1), tuple(m.group(2).split()), ns, opens, line))
+            continue
+        k = next((j for j in range(c.first, c.last + 1) if code[j].text == "["), None)
+        if k is None:
+            continue
+        e = syntax._skip_brackets(code, k, c.last)
+        names = tuple(t.text for t in code[e : c.last + 1] if t.kind == _IDENT_KIND)
+        attrs.append(AttributeCommand(names, tuple(syntax._attribute_texts(src, k, e - 1)), ns, opens, line))
+    return LeanFile(module=module, path=path, imports=list(src.header.modules), declarations=decls,
+                    attribute_commands=attrs, exports=exports)
 
 
 def _starts_with_by(body: str) -> bool:

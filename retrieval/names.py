@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from retrieval.lean_source import Declaration, referenced_identifiers
+from retrieval.lean_source import Declaration, Export, referenced_identifiers
 
 if TYPE_CHECKING:
     from retrieval.corpus import Corpus
@@ -27,6 +27,13 @@ def _prefixes(ns: str) -> list[str]:
         return [""]
     parts = ns.split(".")
     return [".".join(parts[:k]) for k in range(len(parts), 0, -1)] + [""]
+
+
+def export_candidates(target: str, name: str, ns: str, opens: tuple[str, ...]) -> list[str]:
+    """Full names ``target.name`` may denote in namespace ``ns`` with ``opens`` (innermost first)."""
+    parts = ns.split(".") if ns else []
+    out = [".".join([*parts[:k], target, name]) for k in range(len(parts), -1, -1)]
+    return out + [f"{o}.{target}.{name}" for o in reversed(opens)]
 
 
 class NameResolver:
@@ -42,6 +49,24 @@ class NameResolver:
         self._file = -1
         self._reach_row: np.ndarray | None = None
         self._ranks_cache: dict[tuple[str, tuple[str, ...]], dict[str, int]] = {}
+
+    def add_export(self, file_idx: int, e: Export) -> None:
+        """``export T (a b)`` in file ``file_idx``: ``ns.a`` names ``T.a`` (``T`` resolved from where the
+        command is written, through its namespace and opens)."""
+        c = self.corpus
+        for nm in e.names:
+            target = None
+            for cand in export_candidates(e.target, nm, e.namespace, e.opens):
+                ids = c.name_index.get(cand)
+                if ids:
+                    target = ids[0]
+                    break
+            if target is None:
+                continue
+            alias = f"{e.namespace}.{nm}" if e.namespace else nm
+            parts = alias.split(".")
+            for k in range(len(parts)):
+                self.by_suffix.setdefault(".".join(parts[k:]), []).append((".".join(parts[:k]), target))
 
     def set_file(self, file_idx: int) -> None:
         self._file = file_idx
@@ -106,6 +131,10 @@ class NameResolver:
 
     def resolve_body(self, self_idx: int, d: Declaration) -> list[int]:
         """Accessible corpus premises named by declaration ``d``'s body (``d`` is corpus premise ``self_idx``)."""
+        return self.resolve_text(self_idx, d, d.body)
+
+    def resolve_text(self, self_idx: int, d: Declaration, text: str) -> list[int]:
+        """Accessible corpus premises named by ``text`` (masked), a part of declaration ``d``'s body."""
         ns = d.full_name.rsplit(".", 1)[0] if "." in d.full_name else ""
         if d.namespace and not (ns == d.namespace or ns.startswith(d.namespace + ".")):
             ns = d.namespace  # `_root_.X.y` declared in namespace N: N stays open too
@@ -115,7 +144,7 @@ class NameResolver:
         opens = tuple(d.opens) + extra
         out: list[int] = []
         seen: set[int] = set()
-        for ident in sorted(referenced_identifiers(d.body)):
+        for ident in sorted(referenced_identifiers(text)):
             j = self.resolve(ident, ns, opens, d.line, self_idx)
             if j is not None and j not in seen:
                 seen.add(j)

@@ -58,12 +58,12 @@ class AccessCache:
         if m is None:
             m = self.corpus.accessible_mask(theorem)
             self._cache[key] = m
-            if not m.any() and key not in self._warned:
-                self._warned.add(key)
-                reason = self.corpus.no_access_reason(theorem)
+            if key not in self._warned:
+                reason = self.corpus.fallback_reason(theorem)
                 if reason is not None:
-                    log.warning("no premise is accessible to theorem %s: %s; retrieval returns nothing for it",
-                                getattr(theorem, "name", "?"), reason)
+                    self._warned.add(key)
+                    log.warning("theorem %s: %s; searching the whole corpus (%d premises) instead",
+                                getattr(theorem, "name", "?"), reason, len(self.corpus))
             if len(self._cache) > self.size:
                 self._cache.popitem(last=False)
         else:

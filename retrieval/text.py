@@ -47,7 +47,10 @@ def premise_text(p: Premise, style: str = "plain") -> str:
     """
     if style == "reprover":
         return reprover_serialize(p)
-    return f"{p.full_name} {statement_without_name(p.code)}".strip()
+    stmt = statement_without_name(p.code)
+    if stmt.startswith(p.full_name):  # generated members (``S.f : T``) carry their name without a keyword
+        stmt = stmt[len(p.full_name) :]
+    return f"{p.full_name} {stmt.strip()}".strip()
 
 
 def reprover_serialize(p: Premise) -> str:

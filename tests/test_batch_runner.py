@@ -260,7 +260,7 @@ def test_reports_are_written(tmp_path: Path) -> None:
     for f in ("report.json", "report.html", "theorems.csv", "attempts.csv", "proofs.jsonl"):
         assert (tmp_path / f).is_file(), f
     html = (tmp_path / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 3
+    assert html.count("data:image/png;base64,") == 5  # time, pass@k, budgets, histograms, subjects
     assert rep["clean"]["theorems"] == 4 and rep["known_issues"][0]["name"] == "c"
     assert rep["clean"]["pass_at_k"]["4"] == pytest.approx(1.0)
     proofs = [json.loads(x) for x in (tmp_path / "proofs.jsonl").read_text().splitlines()]

@@ -223,7 +223,7 @@ def test_answer_free_proof_reaches_the_gate_with_the_answers_in_its_header() -> 
     res = gate.check(r, t2, body)
     assert res.sound, res.reasons
     assert "fun n => n + 1" in r.headers[-1]
-    assert any(c.startswith("namespace ProverGateRef") for c in r.sent)  # the original statement, re-elaborated
+    assert any(c.startswith("theorem putnam_y_prover_gate_ref") for c in r.sent)  # the original, re-elaborated
     # The placeholder left as `sorry` (a step proof, no answer): unsound by the axiom audit.
     r2 = _Runner()
     res2 = gate.check(r2, t, t.statement + "\n  intro n\n  rfl")

@@ -101,7 +101,9 @@ def test_retrieval_never_returns_an_inaccessible_premise(corpus: Corpus, dense: 
         names = _names(r.retrieve(REVERSE_STATE, located, 50))
         assert "MyList.reverse_reverse" in names and "MyList.map_id" not in names
         assert "add_comm'" not in names
-        assert r.retrieve(REVERSE_STATE, Theorem("t", "", header="import Std"), 5) == []
+        # a header importing nothing of the corpus: the whole corpus, not nothing
+        assert _names(r.retrieve(REVERSE_STATE, Theorem("t", "", header="import Std"), 1)) == [
+            "MyList.reverse_reverse"]
 
 
 def test_dense_retrieval_with_minilm(corpus: Corpus, dense: DenseRetriever, encoder: Encoder) -> None:
@@ -137,7 +139,7 @@ def test_dense_index_over_a_subset(corpus: Corpus, encoder: Encoder) -> None:
     r = DenseRetriever.build(corpus, encoder, ids=ids)
     got = _names(r.retrieve(REVERSE_STATE, None, 10))
     assert got[0] == "MyList.reverse_reverse" and len(got) == len(ids)
-    assert r.retrieve(REVERSE_STATE, Theorem("t", "", header="import Top"), 10) == []
+    assert r.retrieve(REVERSE_STATE, Theorem("t", "", header="import Top"), 10) == []  # none of Top's imports
 
 
 def test_cli_build_query_and_build_retriever(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -183,7 +185,8 @@ def test_cli_query_file_not_in_corpus_and_header_importing_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     """A --file outside the corpus is an error naming it (with close matches); a header importing nothing of
-    the corpus warns that no premise is accessible, on the CLI and once per theorem in the agent's retriever."""
+    the corpus warns precisely and searches the whole corpus, on the CLI and (one warning per theorem) in the
+    agent's retriever."""
     import logging
 
     from prover.cli import main
@@ -202,20 +205,23 @@ def test_cli_query_file_not_in_corpus_and_header_importing_nothing(
     assert "Lib/Lists.lean" in capsys.readouterr().out.splitlines()
     assert main([*q, "--file", "Lib/Lists.lean"]) == 0  # a corpus file still works
     assert "MyList.reverse_reverse" in capsys.readouterr().out
-    assert main([*q, "--header", "import Nope"]) == 0
+    assert main([*q, "--header", "import Nope", "-k", "1"]) == 0
     cap = capsys.readouterr()
-    assert cap.out == ""
-    assert "warning: no premise is accessible: its header imports Nope, none of it in the corpus" in cap.err
+    assert "MyList.reverse_reverse" in cap.out
+    assert "theorem query: its header imports Nope, none of it in the corpus; searching the whole corpus" in \
+        caplog.text
 
     r = build_retriever(RetrievalConfig(enabled=True, index_dir=out, method="bm25"))
     assert r is not None
-    thm = Theorem(name="lonely", statement="theorem lonely : True := by", header="import Nope\n")
+    thm = Theorem(name="lonely", statement="theorem lonely : True := by", header="module\npublic import Nope\n")
     with caplog.at_level(logging.WARNING):
         for _ in range(3):  # several states of one theorem: one warning
-            assert r.retrieve(REVERSE_STATE, thm, 3) == []
+            assert _names(r.retrieve(REVERSE_STATE, thm, 1)) == ["MyList.reverse_reverse"]
         assert r.retrieve(REVERSE_STATE, Theorem(name="ok", statement="", header="import Lib.Lists"), 3)
-    warnings = [rec.getMessage() for rec in caplog.records if rec.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "no premise is accessible to theorem lonely" in warnings[0]
+    warnings = [rec.getMessage() for rec in caplog.records if rec.levelno == logging.WARNING and "lonely" in
+                rec.getMessage()]
+    assert len(warnings) == 1
+    assert "theorem lonely: its header imports Nope, none of it in the corpus; searching the whole" in warnings[0]
 
 
 def test_build_retriever_errors_are_user_errors(tmp_path: Path) -> None:

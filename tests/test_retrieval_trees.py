@@ -150,8 +150,11 @@ def test_accessibility_of_theorem_objects(corpus: Corpus) -> None:
     # a module with no file of its own stands for the corpus modules under it (like `import Mathlib`)
     lib = names(corpus, corpus.accessible_mask(Theorem("t", "", header="import Lib")))
     assert "Lib.Algebra.add_self" in lib and "Top.useOpen" not in lib
-    # nothing imported from the corpus: nothing accessible
-    assert not corpus.accessible_mask(Theorem("t", "", header="import Std")).any()
+    # nothing imported from the corpus: the whole corpus (never silently empty), and the reason is given
+    outside = Theorem("t", "", header="import Std")
+    assert names(corpus, corpus.accessible_mask(outside)) == everything
+    assert corpus.fallback_reason(outside) == "its header imports Std, none of it in the corpus"
+    assert corpus.fallback_reason(thm) is None and corpus.fallback_reason(None) is None
     # a theorem located in a corpus file (LeanDojo style meta, or source = path:line)
     located = Theorem("Top.useQualified", "", source="Top.lean:1")
     assert "Top.useOpen" not in names(corpus, corpus.accessible_mask(located))
@@ -241,3 +244,68 @@ def test_damaged_corpus_is_a_one_line_error(tmp_path: Path) -> None:
     np.savez(tmp_path / "corpus.npz", x=np.zeros(1))
     with pytest.raises(UserError, match="damaged"):
         Corpus.load(tmp_path)
+
+
+MODULE_TREE = {
+    "Lib/Basic.lean": """
+        module
+
+        public section
+        theorem base_fact : True := trivial
+        end
+        """,
+    "Lib/Meta.lean": """
+        module
+
+        theorem meta_fact : True := trivial
+        """,
+    "Lib/Priv.lean": """
+        module
+
+        theorem priv_fact : True := trivial
+        """,
+    "Lib/Top.lean": """
+        module
+
+        public import Lib.Basic
+        meta import Lib.Meta
+        import all Lib.Priv
+
+        theorem top_fact : True := by exact base_fact
+        """,
+}
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "module\n\npublic import Lib.Top\n",
+        "module\npublic meta import Lib.Top\n",
+        "module\nimport all Lib.Top\n",
+        "module\n-- a comment\npublic import Lib.Top -- why\n",
+        "import Lib.Top\n",
+    ],
+)
+def test_module_system_headers_give_their_imports(tmp_path: Path, header: str) -> None:
+    """Files of Lean's module system (``module``, ``public import``, ``meta import``, ``import all``) import
+    what they say, in the corpus's graph and in a theorem's header."""
+    c = build_tree_corpus(tmp_path, MODULE_TREE)
+    assert c.imported_files("Lib.Top") == {"Lib/Basic.lean", "Lib/Meta.lean", "Lib/Priv.lean"}
+    top = c.name_index["top_fact"][0]
+    assert [c.premises[j].full_name for j in c.uses(top)] == ["base_fact"]
+    thm = Theorem("t", "theorem t : True := by", header=header)
+    assert c.fallback_reason(thm) is None
+    assert names(c, c.accessible_mask(thm)) == {"base_fact", "meta_fact", "priv_fact", "top_fact"}
+
+
+def test_a_module_system_file_loaded_as_a_theorem_sees_its_imports(tmp_path: Path) -> None:
+    """`prover prove FILE.lean --theorem` on a file of the module system: the header it loads is read with
+    every import form, so retrieval returns premises (the issue's bug: nothing at all)."""
+    from prover.theorems import load_file_theorem
+
+    c = build_tree_corpus(tmp_path, MODULE_TREE)
+    f = tmp_path / "Mine.lean"
+    f.write_text("module\n\npublic import Lib.Basic\nimport all Lib.Priv\n\ntheorem mine : True := by\n  sorry\n")
+    thm = load_file_theorem(f, "mine")
+    assert c.fallback_reason(thm) is None
+    assert names(c, c.accessible_mask(thm)) == {"base_fact", "priv_fact"}

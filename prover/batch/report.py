@@ -17,11 +17,8 @@ the headline numbers are over all theorems of the run, ``clean`` numbers leave t
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import csv
-import html
-import io
 import json
 import os
 import statistics
@@ -32,6 +29,7 @@ from typing import IO, Any
 
 from data.benchmarks import decode_subjects
 from prover.attempt import STATEMENT_REJECTED
+from prover.batch import html
 from prover.batch.passk import mean_pass_at_k, pass_at_k
 from prover.batch.store import ResultStore
 
@@ -46,6 +44,51 @@ def _median(xs: list[float]) -> float | None:
 
 def _curve(counts: list[tuple[int, int]], K: int) -> dict[str, float | None]:
     return {str(k): mean_pass_at_k(counts, k)[0] for k in range(1, K + 1)}
+
+
+def proof_length(proof: str | None, statement: str | None) -> int | None:
+    """Tactic lines of a proof text after its statement (the statement's ``:= by`` when the text repeats it)."""
+    if not proof:
+        return None
+    body = proof
+    stmt = (statement or "").rstrip()
+    if stmt and proof.startswith(stmt):
+        body = proof[len(stmt) :].lstrip()
+        body = body[2:] if body.startswith("by") and body[2:3].isspace() else body  # `:=` + ` by` of with_proof
+    elif ":= by" in proof:
+        body = proof.split(":= by", 1)[1]
+    return sum(1 for line in body.splitlines() if line.strip() and not line.strip().startswith("--"))
+
+
+def run_info(meta: dict[str, Any], sessions: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the report's header says about the run: when, which model, which Lean."""
+    cfg = meta.get("config") or {}
+    gen = cfg.get("generator") or {}
+    search = cfg.get("search") or {}
+    backend = str(gen.get("backend") or "?")
+    if backend == "automation":
+        model = "automation: " + ", ".join(str(t) for t in gen.get("automation") or [])
+    else:
+        model = f"{backend}: {gen.get('model') or '?'}"
+    starts = [float(s["started"]) for s in sessions if s.get("started")]
+    ends = [float(s["last_write"]) for s in sessions if s.get("last_write")]
+    toolchains = sorted({str(s.get("lean_toolchain")) for s in sessions if s.get("lean_toolchain")})
+    mathlibs = sorted({str(s.get("mathlib_rev")) for s in sessions if s.get("mathlib_rev")})
+    return {
+        "created": meta.get("created") or (min(starts) if starts else None),
+        "first_start": min(starts) if starts else None,
+        "last_write": max(ends) if ends else None,
+        "model": model,
+        "decoding": gen.get("decoding"),
+        "search": {
+            k: search[k]
+            for k in ("algorithm", "max_expansions", "time_limit", "num_tactics")
+            if search.get(k) is not None
+        },
+        "lean_toolchains": toolchains,
+        "mathlib_revs": mathlibs,
+        "sessions": len(sessions),
+    }
 
 
 def build_report(store: ResultStore) -> dict[str, Any]:
@@ -82,6 +125,7 @@ def build_report(store: ResultStore) -> dict[str, Any]:
         ats = sorted(by_thm.get(t["key"], []), key=lambda a: a["attempt"])
         proved = [a for a in ats if a["status"] == "proved"]
         first = min(proved, key=lambda a: a["finished"] or 0.0) if proved else None
+        errors = [f"#{a['attempt']} {a['status']}: {a['error']}" for a in ats if a["error"]]
         if first is not None:
             w = wall_of(first)
             if w is not None:
@@ -105,6 +149,12 @@ def build_report(store: ResultStore) -> dict[str, Any]:
                 "lean_version": first["lean_version"] if first else None,
                 "proof": first["proof"] if first else None,
                 "header": t["header"],
+                "errors": errors,
+                "tries": sum(int(a["tries"] or 1) for a in ats),
+                # the cheapest proving attempt: what a per-attempt budget needs to solve the theorem
+                "solve_expansions": min((int(a["expansions"] or 0) for a in proved), default=None),
+                "solve_lean_calls": min((int(a["lean_calls"] or 0) for a in proved), default=None),
+                "proof_tactics": proof_length(first["proof"], t["statement"]) if first else None,
             }
         )
 
@@ -136,6 +186,7 @@ def build_report(store: ResultStore) -> dict[str, Any]:
     per_thm_calls = [float(r["lean_calls"]) for r in rows if r["n"]]
     per_thm_exp = [float(r["expansions"]) for r in rows if r["n"]]
     versions = Counter(a["lean_version"] or "unknown" for a in attempts if a["status"] == "proved")
+    counted = [a for a in attempts if int(a["attempt"]) < K]
     return {
         "run_dir": str(store.path.parent),
         "benchmark": meta.get("benchmark"),
@@ -177,6 +228,16 @@ def build_report(store: ResultStore) -> dict[str, Any]:
             "per_theorem_median": _median(per_thm_exp),
         },
         "solved_at_wall_seconds": sorted(solved_at),
+        "attempt_times": {
+            "proved": [float(a["time"] or 0.0) for a in counted if a["status"] == "proved"],
+            "other": [float(a["time"] or 0.0) for a in counted if a["status"] != "proved"],
+        },
+        # Attempts that an infrastructure failure interrupted and a retry finished (the store's `tries`).
+        "recovered": {
+            "attempts": sum(1 for a in counted if int(a["tries"] or 1) > 1 and a["status"] != "error"),
+            "retries": sum(int(a["tries"] or 1) - 1 for a in counted),
+        },
+        "run": run_info(meta, sessions),
         "lean_versions_of_proofs": dict(versions),
         "sessions": [
             {
@@ -291,157 +352,6 @@ def format_summary(rep: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
-
-
-def plots(rep: dict[str, Any]) -> dict[str, str]:
-    """Base64 PNGs: ``solved_vs_time``, ``pass_at_k``, ``subjects``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out: dict[str, str] = {}
-    K = rep["attempts_per_theorem"]
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ts = rep["solved_at_wall_seconds"]
-    span = max([rep["time"]["wall_seconds"], *ts]) if ts else rep["time"]["wall_seconds"]
-    unit, div = ("hours", 3600.0) if span > 3 * 3600 else ("minutes", 60.0) if span > 120 else ("seconds", 1.0)
-    xs = [0.0] + [t / div for t in ts] + [rep["time"]["wall_seconds"] / div]
-    ys = [0] + list(range(1, len(ts) + 1)) + [len(ts)]
-    ax.step(xs, ys, where="post")
-    ax.set_xlabel(f"wall time ({unit})")
-    ax.set_ylabel("theorems solved")
-    ax.set_title(f"Solved vs wall time ({rep['all']['theorems']} theorems)")
-    ax.grid(alpha=0.3)
-    out["solved_vs_time"] = _png(fig)
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ks = list(range(1, K + 1))
-    for label, key in (("all", "all"), ("without known issues", "clean")):
-        vals = [rep[key]["pass_at_k"][str(k)] for k in ks]
-        if key == "clean" and not rep["known_issues"]:
-            continue
-        ax.plot(ks, [100 * v if v is not None else float("nan") for v in vals], marker="o", label=label)
-    ax.set_xlabel("k (attempts)")
-    ax.set_ylabel("pass@k (%)")
-    ax.set_ylim(0, 100)
-    if K > 8:
-        ax.set_xscale("log", base=2)
-    else:
-        ax.set_xticks(ks)
-    ax.set_title("pass@k (unbiased estimator)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    out["pass_at_k"] = _png(fig)
-
-    subs = rep["subjects"]
-    names = list(subs)
-    fig, ax = plt.subplots(figsize=(max(6, 0.8 * len(names) + 2), 3.8))
-    import numpy as np
-
-    x = np.arange(len(names))
-    p1 = [100 * (subs[s]["pass_at_k"]["1"] or 0) for s in names]
-    pk = [100 * (subs[s]["pass_at_k"][str(K)] or 0) for s in names]
-    w = 0.4 if K > 1 else 0.8
-    ax.bar(x - (w / 2 if K > 1 else 0), p1, w, label="pass@1")
-    if K > 1:
-        ax.bar(x + w / 2, pk, w, label=f"pass@{K}")
-    ax.set_xticks(x, [f"{s}\n({subs[s]['theorems']})" for s in names], rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel("%")
-    ax.set_ylim(0, 100)
-    ax.set_title("By subject")
-    ax.legend()
-    ax.grid(axis="y", alpha=0.3)
-    out["subjects"] = _png(fig)
-    return out
-
-
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    h = "".join(f"<th>{html.escape(str(x))}</th>" for x in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{h}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def render_html(rep: dict[str, Any], images: dict[str, str]) -> str:
-    K = rep["attempts_per_theorem"]
-    ks = list(range(1, K + 1))
-    head = [["all", rep["all"]["theorems"], rep["all"]["solved"], *[_pct(rep["all"]["pass_at_k"][str(k)]) for k in ks]]]
-    if rep["known_issues"]:
-        c = rep["clean"]
-        head.append(["without known issues", c["theorems"], c["solved"], *[_pct(c["pass_at_k"][str(k)]) for k in ks]])
-    subj = [
-        [s, v["theorems"], v["solved"], *[_pct(v["pass_at_k"][str(k)]) for k in ks]] for s, v in rep["subjects"].items()
-    ]
-    cols = ["", "theorems", "solved", *[f"pass@{k}" for k in ks]]
-    t = rep["time"]
-    stats = [
-        ["wall time (s)", f"{t['wall_seconds']:.1f}"],
-        ["attempt time, total (s)", f"{t['attempt_seconds']:.1f}"],
-        [
-            "time per theorem, mean / median (s)",
-            f"{t['per_theorem_mean'] or 0:.2f} / {t['per_theorem_median'] or 0:.2f}",
-        ],
-        [
-            "Lean calls per theorem, mean / median",
-            f"{rep['lean_calls']['per_theorem_mean'] or 0:.1f} / {rep['lean_calls']['per_theorem_median'] or 0:.1f}",
-        ],
-        [
-            "expansions per theorem, mean / median",
-            f"{rep['expansions']['per_theorem_mean'] or 0:.1f} / {rep['expansions']['per_theorem_median'] or 0:.1f}",
-        ],
-        ["attempts by status", ", ".join(f"{k}: {v}" for k, v in sorted(rep["attempts"]["by_status"].items()))],
-        [
-            "Lean versions that checked the proofs",
-            ", ".join(f"{k} ({v})" for k, v in rep["lean_versions_of_proofs"].items()) or "—",
-        ],
-    ]
-    sess = [
-        [s["id"], s["host"], s["backend"], s["workers"], s["lean_toolchain"] or "?", s["mathlib_rev"] or "?"]
-        for s in rep["sessions"]
-    ]
-    known = [[k["name"], k["reason"], f"{k['c']}/{k['n']}"] for k in rep["known_issues"]]
-    errors = [[e["theorem"], e["attempt"], e["status"], e["error"] or ""] for e in rep["errors"][:100]]
-    img = "".join(f'<img alt="{k}" src="data:image/png;base64,{v}">' for k, v in images.items())
-    title = " ".join(str(x) for x in (rep.get("benchmark"), rep.get("split")) if x) or "batch run"
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>prover batch: {html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
-        "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}td:first-child{text-align:left}"
-        "img{max-width:32%;margin:4px;vertical-align:top}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        f"<p>{rep['all']['theorems']} theorems, {K} attempt(s) each; {rep['attempts']['total']} of "
-        f"{rep['attempts']['expected']} attempts recorded. pass@k: unbiased estimator over theorems with at least "
-        "k attempts.</p>",
-        _table(cols, head),
-        img,
-        "<h2>By subject</h2>",
-        _table(cols, subj),
-        "<h2>Cost</h2>",
-        _table(["", ""], stats),
-    ]
-    if known:
-        parts += ["<h2>Known-issue statements (reported apart)</h2>", _table(["theorem", "issue", "proved/n"], known)]
-    if rep["skipped_known_issues"]:
-        parts += [
-            "<h2>Skipped (known issues)</h2>",
-            _table(["theorem", "issue"], [[k["name"], k["reason"]] for k in rep["skipped_known_issues"]]),
-        ]
-    parts += ["<h2>Sessions</h2>", _table(["id", "host", "backend", "workers", "toolchain", "Mathlib"], sess)]
-    if errors:
-        parts += ["<h2>Errors and timeouts</h2>", _table(["theorem", "attempt", "status", "message"], errors)]
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
 @contextlib.contextmanager
 def atomic_write(path: Path, newline: str | None = None) -> Iterator[IO[str]]:
     """Write ``path`` whole or not at all: a full disk leaves the previous file (or none), never a truncated
@@ -526,7 +436,7 @@ def write_report(run_dir: Path | str, *, plots_too: bool = True) -> dict[str, An
                     )
                     + "\n"
                 )
-    images = plots(rep) if plots_too else {}
+    images = html.plots(rep, rows) if plots_too else {}
     with atomic_write(run_dir / "report.html") as f:
-        f.write(render_html(rep, images))
+        f.write(html.render_run(rep, rows, images, ANSWER_MODE_TEXT))
     return rep

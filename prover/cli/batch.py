@@ -268,29 +268,43 @@ def run_batch_cmd(args: argparse.Namespace) -> int:
 def _register_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "report",
-        help="re-render the reports of a batch run from its store",
-        description="Compute pass@k (unbiased estimator), per-subject numbers and costs from RUN_DIR/results.sqlite "
-        "and write report.json, report.html (plots), theorems.csv, attempts.csv and proofs.jsonl. Works while "
-        "the run is still going.",
+        help="re-render the reports of a batch run from its store, or compare runs side by side",
+        description="One RUN_DIR: compute pass@k (unbiased estimator), per-subject numbers and costs from "
+        "RUN_DIR/results.sqlite and write report.json, report.html (plots, sortable theorem table), theorems.csv, "
+        "attempts.csv and proofs.jsonl into it; works while the run is still going. Several RUN_DIRs: compare them "
+        "(solved sets and their overlap, pass@k curves on one plot, cost) into one HTML page (--out), reading the "
+        "runs without writing into them.",
     )
-    p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    p.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    p.add_argument("--out", type=Path, metavar="FILE", help="comparison page (default: compare.html here)")
     p.add_argument("--no-plots", action="store_true", help="HTML without plots (no matplotlib)")
-    p.add_argument("--json", action="store_true", help="print report.json instead of the summary")
+    p.add_argument("--json", action="store_true", help="print the report (or comparison) as JSON")
     p.set_defaults(func=run_report_cmd)
 
 
 def run_report_cmd(args: argparse.Namespace) -> int:
     from prover.batch.report import format_summary, write_report
 
+    if len(args.run_dirs) > 1:
+        from prover.batch.compare import format_comparison, write_comparison
+
+        out = args.out or Path("compare.html")
+        cmp = write_comparison(args.run_dirs, out, plots_too=not args.no_plots)
+        print(json.dumps(cmp, indent=1, default=str) if args.json else format_comparison(cmp))
+        print(f"comparison: {out}")
+        return 0
+    if args.out:
+        raise UserError("--out is for comparing several runs; one run's reports go into its RUN_DIR")
+    run_dir = args.run_dirs[0]
     try:
-        rep = write_report(args.run_dir, plots_too=not args.no_plots)
+        rep = write_report(run_dir, plots_too=not args.no_plots)
     except OSError as e:  # a read-only or full run directory: the store was read, the files cannot be written
-        raise UserError(f"cannot write the reports into {args.run_dir}: {e.strerror or e}") from e
+        raise UserError(f"cannot write the reports into {run_dir}: {e.strerror or e}") from e
     if args.json:
         print(json.dumps(rep, indent=1, default=str))
     else:
         print(format_summary(rep))
-        print(f"report: {args.run_dir / 'report.html'}")
+        print(f"report: {run_dir / 'report.html'}")
     return 0
 
 

@@ -38,8 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from prover.lean.gate import SoundnessGate, find_declarations, split_header
+    from prover.lean.gate import SoundnessGate
     from prover.lean.repl import ReplProcess
+    from prover.lean.syntax import scan
     from prover.lean.types import LeanTimeout
 
     path: Path = args.file
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
     names = None
     if args.theorem:
-        decls = find_declarations(split_header(text)[1])
+        decls = scan(text).declarations
         known = {d.full_name for d in decls if d.full_name} | {d.name for d in decls if d.name}
         if args.theorem not in known:
             theorems = sorted(d.full_name for d in decls if d.is_theorem and d.full_name)
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{path}: no declaration named {args.theorem}{hint}")
         names = [args.theorem]
 
-    gate = SoundnessGate(config.lean.allowed_axioms, timeout=config.lean.timeout)
+    gate = SoundnessGate.from_config(config.lean)
     shown = str(path)
     try:
         with ReplProcess(config.lean) as proc:

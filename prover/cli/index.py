@@ -10,8 +10,9 @@ packages of the Lean project and its toolchain's Init/Std, `retrieval.project_so
 writes the BM25 index and, with ``--method dense|both``, the faiss index of the dense encoder. Each index stores
 the premise-usage prior weight chosen on the corpus's validation split (``--prior-weight`` sets it instead).
 ``query`` prints the top-k accessible premises for a goal state: accessibility comes from ``--file``/``--line``
-(a file of the corpus; one that is not is an error) or ``--header`` (its imports; one importing nothing of the
-corpus warns that no premise is accessible), else every non-private premise is a candidate.
+(a file of the corpus; one that is not is an error) or ``--header`` (its imports, every form of the module
+system; one importing nothing of the corpus warns and searches the whole corpus), else every non-private premise
+is a candidate.
 ``info --files`` lists the corpus files (the paths ``--file`` takes).
 """
 
@@ -167,12 +168,9 @@ def _query(args: argparse.Namespace) -> int:
                 "give a path relative to the library root, e.g. Mathlib/Data/Nat/Basic.lean")
         raise UserError(f"--file {args.file}: not a file of the corpus in {args.index} "
                         f"({len(corpus.files)} files: `prover index info --files` lists them); {hint}")
-    reason = corpus.no_access_reason(theorem) if corpus is not None and theorem is not None else None
-    if reason is not None:  # nothing to search: say why instead of printing 0 premises silently
-        print(f"prover index query: warning: no premise is accessible: {reason} "
-              "(use --header 'import Mathlib', --file, or neither to search every premise)", file=sys.stderr)
+    # a header importing nothing of the corpus: the retriever warns (one line) and searches the whole corpus
     t0 = time.perf_counter()
-    premises = [] if reason is not None else retriever.retrieve(state, theorem, args.k)
+    premises = retriever.retrieve(state, theorem, args.k)
     dt = time.perf_counter() - t0
     for rank, p in enumerate(premises, 1):
         if args.json:

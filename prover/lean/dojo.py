@@ -29,14 +29,7 @@ from typing import Any
 
 from prover.lean import syntax
 from prover.lean.config import LeanConfig
-from prover.lean.gate import (
-    find_declarations,
-    lean_name,
-    mask_comments_and_strings,
-    normalize,
-    parse_axioms,
-    statement_head,
-)
+from prover.lean.gate import SoundnessGate, lean_name, parse_axioms, statement_tokens
 from prover.lean.types import (
     CheckResult,
     LeanCrashed,
@@ -50,8 +43,7 @@ from prover.lean.types import (
     Theorem,
 )
 
-_BANNED = re.compile(r"(?<![\w.])(native_decide|ofReduceBool|sorry|admit)(?![\w'])")
-_AXIOM_RE = re.compile(r"(?<![\w.'])axiom(?![\w'!?])")
+_BANNED = frozenset({"native_decide", "ofReduceBool", "sorry", "admit"})
 
 
 @dataclass(frozen=True)
@@ -193,8 +185,7 @@ class DojoEnv:
             return self._check_command_mode(theorem, proof_text, int(meta["line"]))
         ld = self._lean_dojo()
         proof = _proof_part(theorem, proof_text)
-        masked = mask_comments_and_strings(proof)
-        banned = sorted({m.group(1) for m in _BANNED.finditer(masked)})
+        banned = sorted({p for t in syntax.code_tokens(proof) if t.kind == syntax.IDENT for p in t.parts} & _BANNED)
         if banned:
             return CheckResult(False, reasons=(f"uses {', '.join(banned)}",))
         self.lean_calls += 1
@@ -286,17 +277,8 @@ class DojoEnv:
         return TacticState(pp=node.pp, id=handle, goals=node.goals)
 
     def _screen(self, theorem: Theorem, text: str) -> list[str]:
-        reasons: list[str] = []
-        masked = mask_comments_and_strings(text)
-        if _AXIOM_RE.search(masked):
-            reasons.append("declares an axiom")
-        if "debug.skipKernelTC" in masked:
-            reasons.append("sets debug.skipKernelTC (skips the kernel check)")
-        want = normalize(statement_head(theorem.statement))
-        decls = find_declarations(text)
-        if not any(normalize(text[d.start :]).startswith(want + ":=") for d in decls):
-            reasons.append(f"the text does not contain the original statement of {theorem.name}")
-        return reasons
+        """The REPL gate's static screen (same policy, same statement rules)."""
+        return SoundnessGate.from_config(self.config).screen(theorem, text)
 
     def _check_command_mode(self, theorem: Theorem, text: str, line: int) -> CheckResult:
         """The text and ``#print axioms`` in LeanDojo's command mode, just before the theorem's line."""
@@ -323,14 +305,18 @@ class DojoEnv:
 
 
 def _declared_name(theorem: Theorem) -> str:
-    decls = find_declarations(theorem.statement)
+    decls = syntax.scan(theorem.statement).declarations
     return decls[0].full_name if decls and decls[0].full_name else theorem.name
 
 
 def _proof_part(theorem: Theorem, text: str) -> str:
     """What follows the statement's ``:=`` in ``text`` (what ``lean_dojo.check_proof`` substitutes)."""
-    want = normalize(statement_head(theorem.statement))
-    for d in syntax.scan(text).declarations:
-        if d.proof is not None and normalize(text[d.keyword :]).startswith(want + ":="):
+    ref = syntax.scan(theorem.statement)
+    if not ref.declarations:
+        return text
+    want = statement_tokens(ref, ref.declarations[0])
+    src = syntax.scan(text)
+    for d in src.declarations:
+        if d.proof is not None and statement_tokens(src, d) == want:
             return text[d.proof[0] : d.proof[1]].strip()
     return text

@@ -90,7 +90,7 @@ class ReplEnv:
 
             self._pool = ReplPool(self.config, command=command, cwd=cwd)
             self._owns.append(self._pool)
-        self.gate = SoundnessGate(self.config.allowed_axioms, timeout=self.config.timeout)
+        self.gate = SoundnessGate.from_config(self.config)
         self.lean_calls = 0
         self.replays = 0
         self._nodes: dict[int, _Node] = {}
@@ -151,8 +151,7 @@ class ReplEnv:
         return res
 
     def check(self, theorem: Theorem, proof_text: str) -> CheckResult:
-        header, _, _ = split_header(proof_text)
-        proc = self._process(header or theorem.header)
+        proc = self._process(self.gate.header_for(theorem, proof_text))
         return self.gate.check(_Counting(proc, self), theorem, proof_text)
 
     def check_file(self, text: str, names: list[str] | None = None) -> CheckResult:

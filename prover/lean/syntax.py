@@ -562,6 +562,12 @@ class Source:
         return self._scopes[1]
 
     @cached_property
+    def scoped_commands(self) -> list[tuple[Command, str, tuple[str, ...]]]:
+        """``attribute`` and ``export`` commands with the namespace and opens in force where they are written
+        (names in them resolve from there)."""
+        return self._scopes[2]
+
+    @cached_property
     def set_options(self) -> list[SetOption]:
         """Every ``set_option NAME VALUE`` in the text, wherever it is (commands, prefixes, proofs)."""
         out: list[SetOption] = []
@@ -604,7 +610,7 @@ class Source:
         return {t.start: t for t in self.tokens if t.kind == DOC}
 
     @cached_property
-    def _scopes(self) -> tuple[list[Declaration], list[str]]:
+    def _scopes(self) -> tuple[list[Declaration], list[str], list[tuple[Command, str, tuple[str, ...]]]]:
         return _declarations(self)
 
 
@@ -854,13 +860,14 @@ def _scope_names(code: Sequence[Token], c: Command) -> list[str]:
     return []
 
 
-def _declarations(src: Source) -> tuple[list[Declaration], list[str]]:
+def _declarations(src: Source) -> tuple[list[Declaration], list[str], list[tuple[Command, str, tuple[str, ...]]]]:
     code = src.code
     stack: list[_Scope] = []
     root_opens: list[str] = []
     temp_opens: list[str] = []
     out: list[Declaration] = []
     namespaces: list[str] = []
+    scoped: list[tuple[Command, str, tuple[str, ...]]] = []
 
     def namespace() -> str:
         return ".".join(s.name for s in stack if s.kind == "namespace")
@@ -899,10 +906,12 @@ def _declarations(src: Source) -> tuple[list[Declaration], list[str]]:
             in_mutual = any(s.kind == "mutual" for s in stack)
             outer = prefix_start if prefix_start is not None else c.start
             out.extend(_declaration(src, c, namespace(), tuple(current_opens() + temp_opens), in_mutual, outer))
+        elif kind in ("attribute", "export"):
+            scoped.append((c, namespace(), tuple(current_opens() + temp_opens)))
         if not c.in_prefix:
             temp_opens = []
             prefix_start = None
-    return out, namespaces
+    return out, namespaces, scoped
 
 
 def _end_scope(stack: list[_Scope], names: list[str]) -> None:

@@ -165,10 +165,16 @@ class ProofFinished:
 
 @dataclass(frozen=True, slots=True)
 class LeanError:
-    """The tactic failed (or left the proof unsound); ``error`` is Lean's text."""
+    """The tactic failed (or left the proof unsound); ``error`` is Lean's text, or the cause in words.
+
+    When the cause is a ``sorry``, ``sorries`` holds the goals each sorry stood for (with their proof states)
+    and ``goals`` the goals that remained after the tactic, as Lean reported them.
+    """
 
     error: str
     messages: tuple[Message, ...] = ()
+    sorries: tuple[Sorry, ...] = ()
+    goals: tuple[str, ...] = ()
 
 
 TacticResult: TypeAlias = TacticState | ProofFinished | LeanError
@@ -185,8 +191,14 @@ def parse_tactic_response(obj: dict[str, Any]) -> TacticResult:
     ps = obj.get("proofState")
     if errors:
         return LeanError("\n".join(errors), messages)
-    if obj.get("sorries") or (status is not None and "sorry" in status):
-        return LeanError(status or "proof contains sorry", messages)
+    sorries = tuple(Sorry.from_json(x) for x in obj.get("sorries", ()))
+    if sorries or (status is not None and "sorry" in status):
+        # the cause is the sorry, whatever else the status says ("Incomplete: open goals remain" with goals)
+        n = len(sorries)
+        why = f"the tactic uses sorry ({n} sorr{'y' if n == 1 else 'ies'})" if n else "the proof contains sorry"
+        if goals:
+            why += f"; {len(goals)} goal(s) remain"
+        return LeanError(why, messages, sorries, tuple(goals))
     if status is not None and status.startswith("Error"):
         return LeanError(status, messages)
     if goals:

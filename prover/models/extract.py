@@ -22,7 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from prover.lean.gate import SoundnessGate, find_declarations, split_header, statement_head
+from prover.lean.gate import SoundnessGate, split_header
+from prover.lean.syntax import scan
 from prover.lean.types import Theorem
 
 THINK_OPEN = "<think>"
@@ -67,7 +68,7 @@ def _fenced_blocks(text: str) -> tuple[list[str], str | None]:
 
 def declares(code: str, name: str | None) -> bool:
     """Does ``code`` declare the theorem ``name`` (any theorem / lemma / example when None)?"""
-    for d in find_declarations(code):
+    for d in scan(code).declarations:
         if d.kind in ("theorem", "lemma", "example") and (name is None or d.name == name or d.full_name == name):
             return True
     return False
@@ -122,5 +123,5 @@ def screen_proof(theorem: Theorem, code: str) -> tuple[str, str | None]:
 
 def statement_name(theorem: Theorem) -> str | None:
     """The declared name in the trusted statement (None for an ``example``)."""
-    decls = find_declarations(statement_head(theorem.statement))
+    decls = scan(theorem.statement).declarations
     return decls[0].name if decls else theorem.name

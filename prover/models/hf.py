@@ -29,7 +29,14 @@ from prover.models.loading import (
     resolve_device,
     resolve_dtype,
 )
-from prover.models.prompts import Messages, PromptFormat, critic_input, decoding_options, get_format
+from prover.models.prompts import (
+    Messages,
+    PromptFormat,
+    checkpoint_info,
+    critic_input,
+    decoding_options,
+    get_format,
+)
 from retrieval.base import Premise
 
 log = logging.getLogger(__name__)
@@ -453,12 +460,15 @@ class HFCritic:
             trust_remote_code=cfg.trust_remote_code,
             timeout=cfg.load_timeout,
         )
+        template = cfg.prompt_template
+        if template == "{state}":  # a `prover train critic` checkpoint knows the template it was trained with
+            template = checkpoint_info(cfg.model).get("critic_prompt_template") or template
         return cls(
             model,
             tokenizer,
             batch_size=cfg.batch_size,
             max_input_tokens=cfg.max_input_tokens,
-            prompt_template=cfg.prompt_template,
+            prompt_template=template,
             negate=cfg.negate,
         )
 

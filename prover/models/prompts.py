@@ -27,9 +27,11 @@ them without any chat markup, so they must never go through a server's chat temp
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prover.lean.types import Theorem
@@ -100,9 +102,9 @@ def theorem_full_name(theorem: Theorem | None) -> str:
     it to InternLM's prompts; found by the project's Lean scanner in ``header + statement``."""
     if theorem is None:
         return ""
-    from prover.lean.gate import find_declarations
+    from prover.lean.syntax import scan
 
-    decls = [d for d in find_declarations(theorem.header + "\n" + theorem.statement) if d.is_theorem]
+    decls = [d for d in scan(theorem.header + "\n" + theorem.statement).declarations if d.is_theorem]
     if decls and decls[-1].full_name and decls[-1].full_name.split(".")[-1] == theorem.name.split(".")[-1]:
         return decls[-1].full_name
     return theorem.name
@@ -220,10 +222,28 @@ def detect_format(model: str) -> str:
     return "plain"
 
 
+CHECKPOINT_INFO = "prover.json"  # written into checkpoints by `prover train`: what trained them, the prompt format
+
+
+def checkpoint_info(model: str) -> dict[str, Any]:
+    """The ``prover.json`` of a checkpoint folder `prover train` wrote (``{}`` for anything else)."""
+    if not model:
+        return {}
+    try:
+        data = json.loads((Path(model) / CHECKPOINT_INFO).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def get_format(name: str, model: str = "", template: str = "{state}") -> PromptFormat:
-    """Resolve a ``prompt_format`` config value (``auto`` looks at the model name)."""
+    """Resolve a ``prompt_format`` config value (``auto``: the format a `prover train` checkpoint was trained with,
+    else from the model name)."""
     if name == "auto":
-        name = detect_format(model)
+        info = checkpoint_info(model)
+        name = info.get("prompt_format") or detect_format(model)
+        if name == "template" and template == "{state}" and info.get("prompt_template"):
+            template = info["prompt_template"]
     if name == "template":
         return PromptFormat("template", rank_by="mean", uses_premises="{premises}" in template, template=template)
     try:

@@ -65,7 +65,13 @@ class IterateSettings(BaseModel):
     extra_data: list[str] = Field(default_factory=list)
     # Theorems solved in at least this share of a round's attempts leave the next round's pool (None: keep).
     prune_solved_rate: float | None = Field(1.0, gt=0.0, le=1.0)
-    train_critic: bool = False  # also train a critic each round (its checkpoint goes to generator.critic)
+    # A round's rows of theorems it solved in at least this share of (>= 2) attempts are not trained on
+    # (BFS-Prover: what the policy already solves teaches it nothing); sets train.export.easy_solve_rate.
+    easy_solve_rate: float | None = Field(1.0, gt=0.0, le=1.0)
+    # Run each round's training under a launcher, e.g. ["torchrun", "--nproc_per_node", "8"] or
+    # ["accelerate", "launch", "--config_file", "configs/train/accelerate_1node_8gpu.yaml"]: the command
+    # becomes LAUNCHER -m prover train sft ...; None trains in this process.
+    launcher: list[str] | None = None
 
 
 class TrainConfig(BaseModel):

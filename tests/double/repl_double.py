@@ -165,6 +165,7 @@ CHUNK_START = re.compile(
     r"theorem\b|lemma\b|example\b|def\b|abbrev\b|instance\b|axiom\b|structure\b|inductive\b|class\b|"
     r"#|--|/-)"
 )
+GATE_REF_SUFFIX = "_prover_gate_ref"
 DECL_RE = re.compile(r"\b(theorem|lemma|example|def|abbrev|instance|axiom|structure|inductive|class)\b\s*([^\s({\[:]*)")
 
 
@@ -351,6 +352,8 @@ class Double:
                 continue
             if head.startswith("#print axioms"):
                 name = head[len("#print axioms") :].split()[0] if head[len("#print axioms") :].split() else ""
+                if name.startswith("_root_."):  # Lean resolves `_root_.X` to the top-level X
+                    name = name[len("_root_.") :]
                 p, e = pos_of(text, start), pos_of(text, start + 6)
                 if name not in decls:
                     messages.append(msg("error", f"Unknown constant `{name}`", p, e))
@@ -367,7 +370,8 @@ class Double:
             if m is None:
                 continue
             kind, name = m.group(1), m.group(2)
-            if kind not in ("theorem", "lemma"):
+            scripted = name in self.theorems or name[: -len(GATE_REF_SUFFIX)] in self.theorems
+            if kind not in ("theorem", "lemma") and not (kind == "def" and scripted):
                 if name:
                     decls[name] = [name] if kind == "axiom" else []
                 continue
@@ -426,6 +430,9 @@ class Double:
         name = m.group(2)
         npos, nend = pos_of(text, start + m.start(2)), pos_of(text, start + m.end(2))
         th = self.theorems.get(name)
+        if th is None and name.endswith(GATE_REF_SUFFIX):
+            # the soundness gate's copy of a statement (prover/lean/gate.py): Lean elaborates it as the original
+            th = self.theorems.get(name[: -len(GATE_REF_SUFFIX)])
         if th is None:
             messages.append(msg("error", f"double: theorem '{name}' is not in the script", npos, nend))
             decls[name] = ["sorryAx"]
