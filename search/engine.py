@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from prover.lean.env import LeanEnv
 from prover.lean.types import LeanCrashed, LeanError, LeanTimeout, ProofFinished, TacticState, Theorem
 from prover.models.base import Candidate, Critic, StepContext, TacticGenerator
+from prover.models.prompts import theorem_full_name
 from retrieval.base import Premise, Retriever
 from search.config import SearchConfig
 from search.graph import Edge, Node, SearchGraph
@@ -262,7 +263,7 @@ class _Run:
         self.use_mean = self.cfg.tactic_score == "mean"
         self.deadline = None if self.cfg.time_limit is None else t0 + self.cfg.time_limit
         self.seed = seed
-        self.name = theorem.name if theorem is not None else ""
+        self.name = theorem_full_name(theorem)  # InternLM prompts show LeanDojo's full_name
 
     def budget_stop(self, round_start: bool = False) -> str | None:
         cfg, st = self.cfg, self.stats

@@ -45,6 +45,47 @@ def test_gpu_preset_is_one_flag_and_explicit_keys_win():
     assert GeneratorConfig(preset="internlm").prompt_format == "internlm25"
 
 
+def test_presets_drive_checkpoints_as_their_authors_do():
+    # lean-dojo/ReProver prover/evaluate.py: 64 beams, 512 output, 2048 input, length_penalty 0
+    cpu = GeneratorConfig(preset="cpu")
+    assert (cpu.decoding, cpu.num_samples, cpu.max_new_tokens, cpu.max_input_tokens, cpu.length_penalty) == (
+        "beam", 64, 512, 2048, 0.0
+    )
+    # BFS-Prover-V2 src/search/prover_manager.py: 16 samples, T 0.7, top_p 1.0, 2048 tokens, max_model_len 16384
+    gpu = GeneratorConfig(preset="gpu")
+    assert (gpu.num_samples, gpu.temperature, gpu.top_p, gpu.max_new_tokens, gpu.max_model_len) == (
+        16, 0.7, 1.0, 2048, 16384
+    )
+    # InternLM-Math minif2f scripts: temperature 0 = beam search, 32 samples, 256 tokens
+    for name, fmt in (("internlm", "internlm25"), ("internlm-math-plus", "internlm-math-plus")):
+        c = GeneratorConfig(preset=name)
+        assert (c.backend, c.prompt_format, c.decoding, c.num_samples, c.max_new_tokens) == (
+            "vllm", fmt, "beam", 32, 256
+        )
+        assert c.trust_remote_code
+
+
+def test_internlm_checkpoints_run_on_vllm_unless_told():
+    c = GeneratorConfig(model="internlm/internlm2_5-step-prover")
+    assert c.backend == "vllm" and c.trust_remote_code
+    assert GeneratorConfig(model="internlm/internlm2-math-plus-7b", backend="hf").backend == "hf"
+    assert GeneratorConfig(model="kaiyuy/leandojo-lean4-tacgen-byt5-small").backend == "hf"
+
+
+def test_degenerate_filter_follows_the_format():
+    from prover.models.prompts import tactic_filter
+
+    bfs = tactic_filter(GeneratorConfig(model="ByteDance-Seed/BFS-Prover-V2-7B", backend="hf"))
+    # BFS-Prover-V2's filter: rcases / cases' / simpa with ?_, simpa with a _ placeholder
+    for bad in ("rcases h with ⟨x, ?_⟩", "cases' h with ?_", "simpa using h _", "simpa [foo,_]"):
+        assert not bfs.allowed(bad)
+    for ok in ("refine ⟨?_, ?_⟩", "simpa using h", "rcases h with ⟨x, hx⟩", "exact foo _"):
+        assert bfs.allowed(ok)
+    assert tactic_filter(GeneratorConfig()).allowed("simpa using h _")  # ReProver: no such filter
+    off = GeneratorConfig(model="ByteDance-Seed/BFS-Prover-V2-7B", backend="hf", drop_degenerate=False)
+    assert tactic_filter(off).allowed("simpa using h _")
+
+
 def test_backend_validation():
     assert GeneratorConfig(backend="hf+automation").model_backend == "hf"
     assert GeneratorConfig(backend="automation+openai").backend == "automation+openai"

@@ -419,7 +419,39 @@ def test_out_of_memory_halves_the_batch_then_fails_clearly(monkeypatch):
 def test_load_errors_are_explained_in_one_line():
     from prover.models.loading import explain_load_error
 
+    # InternLM2.5's remote code imports a module transformers removed in 5.10: not a "missing package"
+    gone = ModuleNotFoundError(
+        "No module named 'transformers.modeling_attn_mask_utils'", name="transformers.modeling_attn_mask_utils"
+    )
+    e = explain_load_error(gone, "tactic generator", "internlm/internlm2_5-step-prover")
+    assert "trust_remote_code" in str(e) and "vLLM" in str(e) and "missing Python package" not in str(e)
+    name = ImportError("cannot import name 'LlamaFlashAttention2' from 'transformers.models.llama.modeling_llama'")
+    assert "older transformers" in str(explain_load_error(name, "critic", "x"))
+    assert "missing Python package: No module named 'einops'" in str(
+        explain_load_error(ModuleNotFoundError("No module named 'einops'", name="einops"), "critic", "x")
+    )
+
     e = explain_load_error(torch.OutOfMemoryError("CUDA out of memory.\nmore"), "tactic generator", "big/model", "cuda")
     assert str(e).startswith("out of memory loading tactic generator 'big/model' on cuda") and "\n" not in str(e)
     e = explain_load_error(OSError("x is not a local folder and is not a valid model identifier\nmore"), "critic", "x")
     assert str(e) == "cannot load critic 'x': OSError: x is not a local folder and is not a valid model identifier"
+
+
+def test_a_special_token_stop_string_ends_the_tactic():
+    """InternLM answers end with <|im_end|>, a special token: the candidate is finished there (not dropped as
+    cut by the token limit) and nothing after it is kept."""
+    model, tok = tiny_gpt2()
+    with torch.no_grad():  # make <|im_end|> (id EOS + 1) likely, the way tiny_gpt2 makes EOS likely
+        direction = torch.zeros(model.config.n_embd)
+        direction[0] = 1.0
+        model.transformer.ln_f.bias.copy_(direction * 3.0)
+        model.transformer.wte.weight[:, 0] = 0.0
+        model.transformer.wte.weight[EOS + 1, 0] = 1.3
+    for decoding in ("sample", "beam"):
+        gen = HFGenerator(
+            model, tok, prompt_format="internlm25", decoding=decoding, max_new_tokens=24, tactic_filter=no_filter()
+        )
+        raw = gen.complete(gen.prompts(["⊢ p"]), 4)[0]
+        ended = [c for c in raw if c.finished]
+        assert ended and all("<|im_end|>" not in c.text for c in raw)
+        assert len(gen.generate(["⊢ p"], None, 4)[0]) >= 1

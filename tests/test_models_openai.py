@@ -31,6 +31,8 @@ class FakeServer:
         self.requests: list[tuple[str, dict, dict]] = []
         self.mode = "ok"
         self.failures_left = 0
+        self.finish_reason = "stop"
+        self.answers = ANSWERS
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -51,17 +53,22 @@ class FakeServer:
                     return self._send(400, {"object": "error", "message": "max_tokens is too large"})
                 if server.mode == "garbage":
                     return self._send_raw(200, b"<html>not json</html>")
+                if server.mode == "too_long" and "long" in json.dumps(body):
+                    # vLLM's message (measured with vllm 0.32.0): "This model's maximum context length is N tokens.
+                    # However, your prompt contains at least M input tokens, ..."
+                    msg = "This model's maximum context length is 4096 tokens. However, your prompt contains 5000."
+                    return self._send(400, {"object": "error", "message": msg, "type": "BadRequestError"})
                 n = body["n"]
                 choices = []
                 for i in range(n):
-                    text, lps = ANSWERS[i % len(ANSWERS)]
+                    text, lps = server.answers[i % len(server.answers)]
                     if self.path.endswith("/chat/completions"):
                         choices.append(
                             {
                                 "index": i,
                                 "message": {"role": "assistant", "content": text},
                                 "logprobs": {"content": [{"token": "t", "logprob": x} for x in lps]},
-                                "finish_reason": "stop",
+                                "finish_reason": server.finish_reason,
                             }
                         )
                     else:
@@ -70,11 +77,19 @@ class FakeServer:
                                 "index": i,
                                 "text": text,
                                 "logprobs": {"tokens": ["t"] * len(lps), "token_logprobs": lps},
-                                "finish_reason": "stop",
+                                "finish_reason": server.finish_reason,
                             }
                         )
+                usage = {"prompt_tokens": 17, "completion_tokens": sum(len(a[1]) for a in server.answers[:n])}
                 self._send(
-                    200, {"id": "cmpl-1", "object": "text_completion", "model": body["model"], "choices": choices}
+                    200,
+                    {
+                        "id": "cmpl-1",
+                        "object": "text_completion",
+                        "model": body["model"],
+                        "choices": choices,
+                        "usage": usage,
+                    },
                 )
 
             def _send(self, code, obj):
@@ -243,3 +258,58 @@ def test_openai_plus_automation(server):
     )
     out = gen.generate(["⊢ p"], None, 2)
     assert [c.tactic for c in out[0]] == ["linarith", "nlinarith [sq_nonneg (a - b)]", "omega"]
+
+
+def test_greedy_asks_for_one_completion(server):
+    # vLLM (offline and server) rejects n > 1 at temperature 0: "n must be 1 when using greedy sampling"
+    gen = OpenAIGenerator(server.url, "m", decoding="sample", temperature=0.0, top_p=0.9)
+    out = gen.generate(["⊢ p"], None, 8)
+    body = server.requests[0][1]
+    assert body["n"] == 1 and body["temperature"] == 0.0 and body["top_p"] == 1.0
+    assert len(out[0]) == 1
+
+
+def test_a_prompt_over_the_context_is_skipped_not_the_batch(server):
+    server.mode = "too_long"
+    gen = OpenAIGenerator(server.url, "m")
+    out = gen.generate(["⊢ short", "⊢ " + "long " * 10], None, 2)
+    assert out[0] and out[1] == [] and gen.skipped_prompts == 1
+    server.mode = "bad_request"  # any other 400 is still an error
+    with pytest.raises(GenerationError, match="HTTP 400"):
+        gen.generate(["⊢ short"], None, 2)
+
+
+def test_completions_cut_by_max_tokens_are_dropped(server):
+    server.finish_reason = "length"
+    assert OpenAIGenerator(server.url, "m").generate(["⊢ p"], None, 3) == [[]]
+
+
+def test_chat_api_refused_for_raw_prompt_formats():
+    for fmt in ("bfs", "reprover", "plain"):
+        with pytest.raises(ValueError, match="api = 'completions'"):
+            OpenAIGenerator("http://127.0.0.1:1/v1", "m", prompt_format=fmt, api="chat")
+    with pytest.raises(ValueError, match="raw prompt"):
+        GeneratorConfig(backend="openai", model="ByteDance-Seed/BFS-Prover-V2-7B", api="chat")
+    assert GeneratorConfig(backend="openai", model="internlm/internlm2_5-step-prover", api="chat").api == "chat"
+
+
+def test_whole_proofs_through_the_chat_api(server):
+    from prover.lean.types import Theorem
+    from prover.models import WholeConfig, build_proof_generator
+
+    stmt = "theorem t (a : ℕ) : a + 0 = a := by"
+    proof = f"<think>\nsimp closes it\n</think>\n```lean4\nimport Mathlib\n{stmt}\n  simp\n```"
+    server.answers = [(proof, [-0.5] * 10), ("no idea", [-1.0, -1.0])]
+    gen = build_proof_generator(
+        WholeConfig(backend="openai", endpoint=server.url, model="AI-MO/Kimina-Prover-Distill-8B", seed=3)
+    )
+    out = gen.generate([Theorem("t", stmt, "import Mathlib\n")], 2)
+    path, body, _ = server.requests[0]
+    assert path == "/v1/chat/completions"
+    assert body["messages"][0]["role"] == "system" and body["messages"][1]["content"].endswith(stmt + " sorry")
+    # the Kimina-Prover demo's decoding, as published
+    assert (body["n"], body["temperature"], body["max_tokens"], body["seed"]) == (2, 0.8, 16000, 3)
+    good, bad = out[0]
+    assert good.usable and good.text == stmt + "\n  simp" and good.completion_tokens == 10
+    assert good.prompt_tokens == 17 and not bad.usable
+    assert gen.usage.samples == 2 and gen.usage.prompt_tokens == 17

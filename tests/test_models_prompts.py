@@ -139,3 +139,36 @@ def test_reprover_format_on_a_real_leandojo_record(shared_dir):
     text = get_format("reprover").render(state, premises)
     assert text.endswith("\n\n" + state)
     assert text.startswith("theorem <a>Nat.add_comm</a> :")
+
+
+def test_internlm2_math_plus_format():
+    # InternLM/InternLM-Math minif2f/proofsearch_internLM2-plus.py: the state inside a lean fence in the chat
+    # markup (no newline before the closing fence); the answer's preamble and closing fence are removed
+    fmt = get_format("auto", "internlm/internlm2-math-plus-7b")
+    assert fmt.name == "internlm-math-plus" and fmt.stop == ("<|im_end|>",) and fmt.chat
+    assert fmt.render(STATE) == (
+        "<|im_start|>user\nMy LEAN 4 state is:\n```lean\n" + STATE + "```\n"
+        "Please predict a possible tactic to help me prove the theorem.<|im_end|>\n<|im_start|>assistant\n"
+    )
+    assert fmt.render(STATE, chat=True).startswith("My LEAN 4 state is:")
+    assert fmt.extract("Here is the predicted next tactic:\n```lean\nsimp [Nat.gcd_self]\n```") == "simp [Nat.gcd_self]"
+    assert fmt.extract("Here is the predicted next tactic:\n```lean\nrfl\n```<|im_end|>junk") == "rfl"
+    assert fmt.extract("omega") == "omega"
+
+
+def test_raw_and_chat_formats():
+    assert [n for n in ("reprover", "bfs", "plain") if get_format(n).chat] == []
+    assert all(get_format(n).chat for n in ("internlm25", "internlm2", "internlm-math-plus"))
+    assert get_format("bfs").drop_degenerate and not get_format("reprover").drop_degenerate
+
+
+def test_theorem_full_name_for_internlm_prompts():
+    from prover.lean.types import Theorem
+    from prover.models.prompts import theorem_full_name
+
+    # LeanDojo's full_name carries the namespace the declaration sits in
+    t = Theorem("bar", "theorem bar : True := by", header="import Mathlib\nnamespace Foo\nopen Nat\n")
+    assert theorem_full_name(t) == "Foo.bar"
+    assert theorem_full_name(Theorem("bar", "theorem bar : True := by", header="namespace Foo\nend Foo\n")) == "bar"
+    assert theorem_full_name(Theorem("Nat.bar", "theorem Nat.bar : True := by")) == "Nat.bar"
+    assert theorem_full_name(None) == ""

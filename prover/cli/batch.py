@@ -198,6 +198,7 @@ def run_batch_cmd(args: argparse.Namespace) -> int:
         + (f" on Ray ({b.ray_address})" if b.ray_address else "")
         + (f"; {len(marked)} known-issue statement(s) marked" if marked else "")
         + (f"; {len(skipped)} known-issue statement(s) skipped" if skipped else "")
+        + (f"; {len(info['corrected'])} corrected statement(s) reported apart" if info.get("corrected") else "")
         + f" → {args.out}",
         file=sys.stderr,
     )

@@ -102,13 +102,6 @@ def load_hf(
     return model, tokenizer, dev
 
 
-def _cut_stop(text: str, stop: Sequence[str]) -> str:
-    """``text`` up to its first stop string (transformers' ``stop_strings`` stop generation but keep the
-    string)."""
-    hits = [i for i in (text.find(s) for s in stop) if i >= 0]
-    return text[: min(hits)] if hits else text
-
-
 def _release(obj: Any) -> None:
     import gc
 
@@ -363,9 +356,16 @@ class HFGenerator:
                 r = p * per + j
                 k = int(lengths[r])
                 text = self.tokenizer.decode(gen[r, :k], skip_special_tokens=True)
-                ended = bool(ended_by_eos[r]) or any(s in text for s in self.stop)
+                # a stop string may be a special token (<|im_end|>): look for it with special tokens kept
+                with_special = self.tokenizer.decode(gen[r, :k], skip_special_tokens=False) if self.stop else text
+                stopped = [i for i in (with_special.find(s) for s in self.stop) if i >= 0]
+                if stopped:
+                    text = with_special[: min(stopped)]
+                    for special in self.tokenizer.all_special_tokens:
+                        text = text.replace(special, "")
+                ended = bool(ended_by_eos[r]) or bool(stopped)
                 lp = float(token_lp[r, :k].sum())
-                group.append(Completion(_cut_stop(text, self.stop), lp, k, ended, int(prompt_tokens[p])))
+                group.append(Completion(text, lp, k, ended, int(prompt_tokens[p])))
             results.append(group)
         return results
 

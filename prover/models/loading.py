@@ -68,6 +68,21 @@ def is_oom(e: BaseException) -> bool:
     return isinstance(e, RuntimeError) and "out of memory" in str(e).lower()
 
 
+def _from_transformers(e: ImportError) -> bool:
+    """An import of transformers itself failed (a removed module or name), not a missing package."""
+    missing = getattr(e, "name", None) or ""
+    return missing.startswith("transformers.") or "from 'transformers" in str(e)
+
+
+def _transformers_version() -> str:
+    try:
+        import transformers
+
+        return transformers.__version__
+    except ImportError:  # pragma: no cover - transformers is a dependency
+        return "the installed one"
+
+
 def explain_load_error(e: BaseException, what: str, name: str, device: str = "") -> ModelLoadError:
     """Turn whatever transformers / huggingface_hub raised into one actionable line."""
     if isinstance(e, ModelLoadError):
@@ -97,6 +112,12 @@ def explain_load_error(e: BaseException, what: str, name: str, device: str = "")
     if type(e).__name__ in ("RepositoryNotFoundError", "GatedRepoError", "RevisionNotFoundError"):
         return ModelLoadError(f"cannot load {what} {name!r}: {msg}")
     if isinstance(e, ImportError):
+        if _from_transformers(e):
+            return ModelLoadError(
+                f"cannot load {what} {name!r}: its own modeling code (trust_remote_code) was written for an older "
+                f"transformers than {_transformers_version()} ({msg}); run it on vLLM (backend = 'vllm', e.g. "
+                "--preset internlm) or in an environment with the transformers version its model card names"
+            )
         return ModelLoadError(f"cannot load {what} {name!r}: missing Python package: {msg}")
     return ModelLoadError(f"cannot load {what} {name!r}: {type(e).__name__}: {msg}")
 

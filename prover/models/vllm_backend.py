@@ -109,10 +109,11 @@ def cut_beam(
     ``step_logprobs[i]`` maps token ids to log-probs at generated step ``i`` (vLLM's ``BeamSearchSequence
     .logprobs``); without a stop string the beam's own ``cum_logprob`` is kept.
     """
-    text = tokenizer.decode(gen, skip_special_tokens=True)
-    hits = [i for i in (text.find(s) for s in stop) if i >= 0]
+    # stop strings are often special tokens (<|im_end|>): look for them in the text with special tokens kept
+    full = tokenizer.decode(gen, skip_special_tokens=False)
+    hits = [i for i in (full.find(s) for s in stop) if i >= 0]
     if not hits:
-        return text, cum_logprob, len(gen), False
+        return tokenizer.decode(gen, skip_special_tokens=True), cum_logprob, len(gen), False
     cut = min(hits)
     # the shortest prefix of tokens whose text reaches a stop string (monotone in k: binary search)
     lo, hi = 1, len(gen)
@@ -125,7 +126,7 @@ def cut_beam(
             lo = mid + 1
     k = lo
     lp = sum(_step_logprob(step_logprobs[i], gen[i]) for i in range(min(k, len(step_logprobs or ()))))
-    return text[:cut], lp, k, True
+    return full[:cut], lp, k, True
 
 
 class VLLMGenerator:

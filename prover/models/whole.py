@@ -104,9 +104,17 @@ def make_proof_candidate(theorem: Theorem, completion: Completion, fmt: ProofFor
 class WholeProofGenerator:
     """A `ProofGenerator` over a completion backend and a whole-proof prompt format."""
 
-    def __init__(self, backend: CompletionBackend, fmt: ProofFormat, *, temperature: float | None = None) -> None:
+    def __init__(
+        self,
+        backend: CompletionBackend,
+        fmt: ProofFormat,
+        *,
+        temperature: float | None = None,
+        seed: int | None = None,
+    ) -> None:
         self.backend = backend
         self.format = fmt
+        self.seed = seed  # used when a call gives none
         self.greedy = (temperature if temperature is not None else fmt.temperature) <= 0
         self.usage = SamplingUsage()  # everything this generator sampled
         self._lock = threading.Lock()
@@ -127,7 +135,8 @@ class WholeProofGenerator:
             raise ValueError(f"{len(feedback)} feedback entries for {len(theorems)} theorems")
         prompts = [self.format.render(t, feedback[i] if feedback else None) for i, t in enumerate(theorems)]
         with self._lock:
-            raw = self.backend.complete(prompts, 1 if self.greedy else n, [seed] * len(prompts))
+            seeds = [seed if seed is not None else self.seed] * len(prompts)
+            raw = self.backend.complete(prompts, 1 if self.greedy else n, seeds)
         out = [[make_proof_candidate(t, c, self.format) for c in per] for t, per in zip(theorems, raw, strict=True)]
         for cands in out:
             self.usage.add(cands)
@@ -181,7 +190,7 @@ def build_proof_generator(cfg: WholeConfig) -> WholeProofGenerator:
             max_retries=cfg.max_retries,
             max_concurrency=cfg.max_concurrency,
         )
-    return WholeProofGenerator(backend, fmt, temperature=opts["temperature"])
+    return WholeProofGenerator(backend, fmt, temperature=opts["temperature"], seed=cfg.seed)
 
 
 class _SkipTooLong:
