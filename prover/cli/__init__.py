@@ -15,6 +15,8 @@ import sys
 from prover.errors import UserError
 from prover.lean.types import LeanException
 
+# The project's packages: their loggers follow -v (other libraries' stay at WARNING).
+OUR_PACKAGES = ("prover", "search", "retrieval", "repair", "data")
 # Modules under prover/cli/ that define subcommands, in --help order.
 SUBCOMMANDS: list[str] = ["doctor", "check", "prove", "batch", "index", "train"]
 
@@ -31,15 +33,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # -v: the project's INFO (details of each Lean crash, retries, ...), -vv: its DEBUG; other libraries stay
+    # at WARNING (their DEBUG buried ours).
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for package in OUR_PACKAGES:
+        logging.getLogger(package).setLevel(level)
     try:
         return int(args.func(args))
-    except UserError as e:
+    except UserError as e:  # one prefix for every error: "prover COMMAND: error: ..."
         print(f"prover {args.command}: error: {e}", file=sys.stderr)
         return 2
     except LeanException as e:
-        print(f"prover {args.command}: {type(e).__name__}: {e}", file=sys.stderr)
+        print(f"prover {args.command}: error: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"prover {args.command}: interrupted", file=sys.stderr)
