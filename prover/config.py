@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from data.config import BatchConfig
+from data.mutate.config import MutateConfig
 from prover.errors import UserError, closest
 from prover.lean.config import LeanConfig
 from prover.models.config import PRESETS, GeneratorConfig, WholeConfig
@@ -30,6 +31,7 @@ class ProverConfig(BaseModel):
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    mutate: MutateConfig = Field(default_factory=MutateConfig)
 
 
 class Overrides(dict[str, Any]):

@@ -4,10 +4,11 @@
 
 Checks Python and its packages; the Lean side as the config runs it (elan / lake / the toolchain pinned by the
 project, Mathlib's build, the REPL binary — or, with ``lean.repl_command``, that command, and which Lean it
-runs); the generator's model (a local folder, the Hugging Face cache, or one quick question to the hub, never
-a download or retries; an OpenAI-compatible server answers); the premise index when retrieval is on; the
-benchmark files; CUDA, vLLM and Ray. Exit status: 0 when proving can work (every required item is present),
-1 otherwise; optional items (GPU, vLLM, Ray, LeanDojo, benchmark files) only warn.
+runs); strict mode's checker (comparator, lean4export, landrun); the generator's model (a local folder, the
+Hugging Face cache, or one quick question to the hub, never a download or retries; an OpenAI-compatible server
+answers); the premise index when retrieval is on; the benchmark files; CUDA, vLLM and Ray. Exit status: 0 when
+proving can work (every required item is present), 1 otherwise; optional items (GPU, vLLM, Ray, LeanDojo,
+benchmark files, and the strict checker unless lean.verify = strict) only warn.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 from prover.cli.common import add_options, load_config_from_args
 from prover.lean.project import SetupCheck, diagnose
+from prover.lean.strict import strict_checks
 
 # (import name, distribution name, required, why)
 PYTHON_PACKAGES: list[tuple[str, str, bool, str]] = [
@@ -274,6 +276,7 @@ def all_checks(config) -> list[tuple[str, list[SetupCheck]]]:
     return [
         ("Python environment", python_checks()),
         ("Lean", lean_checks(config.lean)),
+        ("Strict mode (required when lean.verify = strict)", strict_checks(config.lean)),
         (
             "Models, premises and benchmarks",
             [*model_checks(config), *retrieval_checks(config), *benchmark_checks(config)],
