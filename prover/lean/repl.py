@@ -269,6 +269,12 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
+def _kill_and_forget(pid: int) -> None:
+    """A `_Child` dropped without `kill`: kill its group and take it off the watchdog's list."""
+    _kill_group(pid)
+    reaper.unregister(pid)
+
+
 class _Child:
     """One spawned REPL process: pipes, output buffer, stderr tail."""
 
@@ -299,7 +305,7 @@ class _Child:
         self.buf = bytearray()
         self.scanned = 0
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=200)
-        self._finalizer = weakref.finalize(self, _kill_group, self.pid)
+        self._finalizer = weakref.finalize(self, _kill_and_forget, self.pid)
         self.stderr_thread = threading.Thread(
             target=self._drain_stderr, args=(self.popen.stderr,), name=f"repl-stderr-{self.pid}", daemon=True
         )
