@@ -88,6 +88,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE sessions ADD COLUMN lean_version_source TEXT",
         ),
     ),
+    Migration(
+        3,
+        "attempts.verified_by: which mode checked a proof ('repl': the REPL gate; 'strict': then the checker)",
+        ("ALTER TABLE attempts ADD COLUMN verified_by TEXT",),
+    ),
 )
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 assert [m.version for m in MIGRATIONS] == list(range(2, SCHEMA_VERSION + 1)), "migrations must be numbered 2, 3, ..."
@@ -125,6 +130,7 @@ class AttemptRow:
     started: float | None = None
     finished: float | None = None
     tries: int = 1
+    verified_by: str | None = None  # "repl" | "strict" for a proved row
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -347,9 +347,11 @@ def _register_data(sub: argparse._SubParsersAction) -> None:
     ls = dsub.add_parser("list", help="benchmarks available in the benchmark directory")
     ls.add_argument("--benchmark-dir", type=Path, metavar="DIR")
     ls.set_defaults(func=run_list_cmd)
+    from prover.cli.mutate import register_data_mutate
     from prover.cli.train import register_data_export
 
     register_data_export(dsub)
+    register_data_mutate(dsub)
 
 
 def run_download_cmd(args: argparse.Namespace) -> int:
