@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from data.config import BatchConfig
 from prover.errors import UserError
 from prover.lean.config import LeanConfig
 from prover.models.config import GeneratorConfig, WholeConfig
 from prover.train.config import TrainConfig
+from repair.config import RepairConfig
 from retrieval.config import RetrievalConfig
 from search.config import SearchConfig
 
 
 class ProverConfig(BaseModel):
     model_config = {"extra": "forbid"}
+
+    # step: tactic search; whole: sampled whole proofs; repair: whole + the repair loop; hybrid: repair whose
+    # sub-goals go to the step prover first (README: "Proving modes")
+    mode: Literal["step", "whole", "repair", "hybrid"] = "step"
 
     lean: LeanConfig = Field(default_factory=LeanConfig)
     generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
@@ -28,6 +33,16 @@ class ProverConfig(BaseModel):
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    repair: RepairConfig = Field(default_factory=RepairConfig)
+
+    @model_validator(mode="after")
+    def _native_decide(self) -> ProverConfig:
+        if self.repair.uses_native_decide() and "Lean.ofReduceBool" not in self.lean.allowed_axioms:
+            raise ValueError(
+                "repair.automation uses native_decide, whose proofs the soundness gate rejects; drop it, or "
+                "add Lean.ofReduceBool to lean.allowed_axioms (then such proofs trust the compiler)"
+            )
+        return self
 
 
 def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:

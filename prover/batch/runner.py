@@ -207,6 +207,7 @@ class Shared:
     generator: Any = None
     pool: Any = None
     owned: list[Any] = field(default_factory=list)
+    proof_generator: Any = None  # the whole-proof generator (modes whole / repair / hybrid)
 
     def close(self) -> None:
         while self.owned:
@@ -229,10 +230,20 @@ class AgentFactory:
         generator: Callable[[ProverConfig], Any] | None = None,
         env: Callable[[ProverConfig, Any], Any] | None = None,
         agent: Callable[..., Any] | None = None,
+        proof_generator: Callable[[ProverConfig], Any] | None = None,
     ) -> None:
         self.generator_fn = generator
         self.env_fn = env
         self.agent_fn = agent
+        self.proof_generator_fn = proof_generator
+
+    def build_proof_generator(self, config: ProverConfig) -> Any:
+        """The whole-proof generator the workers share (modes other than ``step``)."""
+        if self.proof_generator_fn is not None:
+            return self.proof_generator_fn(config)
+        from prover.models import build_proof_generator
+
+        return build_proof_generator(config.whole)
 
     def build_generator(self, config: ProverConfig) -> TacticGenerator:
         if self.generator_fn is not None:
@@ -250,7 +261,11 @@ class AgentFactory:
             # Fail in a second when Lean is missing, not after minutes of loading a model.
             resolve_repl_command(config.lean)
         try:
-            if generator is None:  # given (a Ray proxy): it batches on its own side
+            if config.mode != "step":
+                shared.proof_generator = self.build_proof_generator(config)
+                shared.owned.append(shared.proof_generator)
+            step_prover = config.mode in ("step", "hybrid")  # whole / repair need no tactic generator
+            if generator is None and step_prover:  # given (a Ray proxy): it batches on its own side
                 generator = self.build_generator(config)
                 shared.owned.append(generator)
                 if workers > 1 and config.batch.batch_generator_calls:
@@ -285,7 +300,10 @@ class AgentFactory:
             from prover.agent import Agent
 
             make = Agent
-        agent = make(config, env=env, generator=shared.generator)
+        if shared.proof_generator is not None:
+            agent = make(config, env=env, generator=shared.generator, proof_generator=shared.proof_generator)
+        else:
+            agent = make(config, env=env, generator=shared.generator)
         return agent, [agent, env]
 
 
@@ -336,6 +354,11 @@ def row_from_attempt(job: Job, attempt: ProofAttempt, *, worker: str, started: f
         started=started,
         finished=time.time(),
         tries=tries,
+        mode=attempt.mode,
+        stage=attempt.stage if attempt.status == "proved" else None,
+        samples=int(attempt.samples),
+        tokens=int(attempt.tokens),
+        stats=json.dumps(attempt.stats, ensure_ascii=False, default=str) if attempt.stats else None,
     )
 
 

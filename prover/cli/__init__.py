@@ -15,7 +15,7 @@ from prover.errors import UserError
 from prover.lean.types import LeanException
 
 # Modules under prover/cli/ that define subcommands, in --help order.
-SUBCOMMANDS: list[str] = ["doctor", "check", "prove", "batch", "index", "train"]
+SUBCOMMANDS: list[str] = ["doctor", "check", "prove", "repair", "batch", "index", "train"]
 
 
 def build_parser() -> argparse.ArgumentParser:
