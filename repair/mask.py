@@ -38,7 +38,7 @@ from prover.lean.types import Message
 from repair import edits as E
 from repair.messages import describe, is_no_goals, is_unsolved_goals
 from repair.reassemble import Fill, splice
-from repair.sorrify import sorrify_step
+from repair.sorrify import is_real_declaration, sorrify_step
 from repair.subgoals import GoalNotStatable, parse_goal
 from repair.tree import Item, Source, innermost, masked_text, parse
 
@@ -167,7 +167,8 @@ def mask_step(
     ``target``: the theorem's name (None: the last declaration)."""
     pf = parse(text)
     src = pf.source
-    decls = [d for d in pf.decls if target is None or d.name == target or (d.name or "").endswith("." + target)]
+    real = [d for d in pf.decls if is_real_declaration(src, d)]  # not a keyword in a line of prose
+    decls = [d for d in real if target is None or d.name == target or (d.name or "").endswith("." + target)]
     decl = decls[-1] if decls else None
     hard = hard_errors(messages)
     lines = tuple(sorted({m.pos.line for m in hard if m.pos is not None}))

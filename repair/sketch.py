@@ -289,7 +289,7 @@ class SketchMode:
             seed=seed,
         )
         cleared = False
-        if self.config.clear and placeholders and el.sorries:
+        if self.config.clear and placeholders and el.sorries and budget.exhausted() is None:
             text, el, res.cleared = self._clear(theorem, text, placeholders, el)
             cleared = res.cleared > 0
         out = loop.fill(theorem, text, el, stage="sketch")
@@ -343,13 +343,13 @@ class SketchMode:
             lines = tuple(sorted({m.pos.line for m in M.hard_errors(el.messages) if m.pos is not None}))
             strict = prev is not None and lines == prev and res.mask_rounds >= 2
             st = M.mask_step(text, el.messages, target=name, strict=strict)
-            if st.gave_up is None and not st.changed and not strict:
+            if st.gave_up is None and st.text == text and not strict:  # the rules changed nothing: go strict
                 strict = True
                 st = M.mask_step(text, el.messages, target=name, strict=True)
             if st.gave_up is not None:
                 self._stop(res, "statement", st.gave_up)
                 return None
-            if not st.changed:
+            if st.text == text:
                 self._stop(res, "mask", f"masking cannot edit: {describe(errors(el.messages)[0])}")
                 return None
             placeholders = M.remap(placeholders, st.edits)
