@@ -24,6 +24,7 @@ as one attempt), Lean calls and wall time (shared by masking and proving), maski
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -52,13 +53,25 @@ log = logging.getLogger(__name__)
 
 class SketchModels:
     """The draft and the sketch model (completion backends, `prover.models.whole.CompletionBackend`); built
-    once and shared by a batch's workers. ``*_chat``: prompts go as one user turn (else as raw text)."""
+    once and shared by a batch's workers. ``*_chat``: prompts go as one user turn (else as raw text).
+    ``serial``: backends that must not be called from two threads at once (an in-process engine; an HTTP
+    server takes concurrent requests and batches them itself)."""
 
-    def __init__(self, draft: Any, sketch: Any, *, draft_chat: bool = True, sketch_chat: bool = True) -> None:
+    def __init__(
+        self, draft: Any, sketch: Any, *, draft_chat: bool = True, sketch_chat: bool = True, serial: bool = False
+    ) -> None:
         self.draft = draft
         self.sketch = sketch
         self.draft_chat = draft_chat
         self.sketch_chat = sketch_chat
+        self._locks = {id(b): threading.Lock() for b in (draft, sketch)} if serial else {}
+
+    def complete(self, backend: Any, prompt: str | Messages, n: int, seed: int | None) -> list[Completion]:
+        lock = self._locks.get(id(backend))
+        if lock is None:
+            return backend.complete([prompt], n, [seed])[0]
+        with lock:
+            return backend.complete([prompt], n, [seed])[0]
 
     def close(self) -> None:
         for b in {id(b): b for b in (self.draft, self.sketch)}.values():
@@ -83,7 +96,8 @@ def build_sketch_models(cfg: SketchConfig) -> SketchModels:
         sketch = draft
     else:
         sketch = build_completion_backend(s, text_decoding(s))
-    return SketchModels(draft, sketch, draft_chat=d.api == "chat", sketch_chat=s.api == "chat")
+    serial = any(c.backend != "openai" and c.replay_path is None for c in (d, s))
+    return SketchModels(draft, sketch, draft_chat=d.api == "chat", sketch_chat=s.api == "chat", serial=serial)
 
 
 def _prompt(text: str, chat: bool) -> str | Messages:
@@ -223,7 +237,7 @@ class SketchMode:
     def _ask(
         self, backend: Any, prompt: str | Messages, n: int, greedy: bool, seed: int, budget: Budget
     ) -> list[Completion]:
-        got = backend.complete([prompt], 1 if greedy else n, [seed])[0]  # greedy samples repeat themselves
+        got = self.models.complete(backend, prompt, 1 if greedy else n, seed)  # greedy samples repeat themselves
         budget.prompt_tokens += max((c.prompt_tokens for c in got), default=0)
         budget.completion_tokens += sum(c.num_tokens for c in got)
         return got

@@ -19,6 +19,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 from fakes import ScriptedGenerator
 
 from prover.agent import Agent
@@ -320,3 +321,28 @@ def test_batch_and_prove_cli_in_sketch_mode(tmp_path: Path, capsys) -> None:
     obj = json.loads(capsys.readouterr().out)
     assert code == 0 and obj["proof"] == final and obj["mode"] == "sketch" and obj["stage"] == "automation"
     assert obj["mode_stats"]["closed"] == {"automation": 2} and obj["samples"] == 1
+
+
+def test_sketch_models_share_one_local_engine_and_serialise_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import prover.models.whole as whole
+    from repair.sketch import build_sketch_models
+    from repair.sketch_config import SketchConfig
+
+    built: list[str] = []
+
+    class Backend:
+        def complete(self, prompts, n, seeds=None):
+            return [[] for _ in prompts]
+
+        def close(self) -> None:
+            built.append("closed")
+
+    monkeypatch.setattr(whole, "build_completion_backend", lambda cfg, opts: built.append(cfg.model) or Backend())
+    local = {"backend": "vllm", "model": "org/reasoner"}
+    models = build_sketch_models(SketchConfig(draft_model=local, sketch_model={**local, "temperature": 0.2}))
+    assert built == ["org/reasoner"] and models.draft is models.sketch and models._locks
+    models.close()
+    assert built.count("closed") == 1
+    built.clear()
+    served = build_sketch_models(SketchConfig())  # two HTTP endpoints: two clients, concurrent requests
+    assert built == ["Qwen/QwQ-32B", "deepseek-ai/DeepSeek-V3-0324"] and not served._locks
