@@ -346,3 +346,16 @@ def test_sketch_models_share_one_local_engine_and_serialise_it(monkeypatch: pyte
     built.clear()
     served = build_sketch_models(SketchConfig())  # two HTTP endpoints: two clients, concurrent requests
     assert built == ["Qwen/QwQ-32B", "deepseek-ai/DeepSeek-V3-0324"] and not served._locks
+
+
+def test_screen_reasons_are_classified() -> None:
+    from prover.lean.gate import SoundnessGate
+    from repair.sketch import classify_screen
+
+    screen = SoundnessGate().screen
+    body = "\n  sorry\n"
+    assert classify_screen(screen(THM, STMT.replace("x = 6", "x = 7") + body)[0]) == "altered"
+    assert classify_screen(screen(THM, STMT.replace("theorem t", "theorem t2") + body)[0]) == "missing"
+    assert classify_screen(screen(THM, STMT + body + STMT + body)[0]) == "missing"
+    assert classify_screen(screen(THM, "axiom cheat : False\n" + STMT + body)[0]) == "policy"
+    assert screen(THM, STMT + body) == ()
