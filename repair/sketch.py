@@ -90,12 +90,12 @@ def build_sketch_models(cfg: SketchConfig) -> SketchModels:
     from prover.models.whole import build_completion_backend, text_decoding
 
     d, s = cfg.draft_model, cfg.sketch_model
-    draft = build_completion_backend(d, text_decoding(d))
+    draft = build_completion_backend(d, text_decoding(d), logprobs=d.logprobs)
     if d.backend != "openai" and d.model_dump(exclude=_DECODING) == s.model_dump(exclude=_DECODING):
         log.info("draft and sketch model are the same %s model: one engine, the draft model's decoding", d.backend)
         sketch = draft
     else:
-        sketch = build_completion_backend(s, text_decoding(s))
+        sketch = build_completion_backend(s, text_decoding(s), logprobs=s.logprobs)
     serial = any(c.backend != "openai" and c.replay_path is None for c in (d, s))
     return SketchModels(draft, sketch, draft_chat=d.api == "chat", sketch_chat=s.api == "chat", serial=serial)
 

@@ -96,3 +96,17 @@ def test_configs_build_replay_backends_without_loading_a_model(tmp_path: Path) -
     assert isinstance(build_completion_backend(c2, text_decoding(c2)), ReplayBackend)
     with pytest.raises(UserError, match="not both"):
         load_config(overrides={"whole.record_path": "a.jsonl", "whole.replay_path": "b.jsonl"})
+
+
+def test_text_models_ask_http_servers_for_no_logprobs() -> None:
+    from prover.models.openai_client import OpenAIGenerator
+
+    c = CompletionConfig(model="some/reasoner")
+    gen = build_completion_backend(c, text_decoding(c), logprobs=c.logprobs)
+    assert isinstance(gen, OpenAIGenerator)
+    body = gen._body([{"role": "user", "content": "hi"}], 2, 7)
+    assert "logprobs" not in body and body["n"] == 2 and body["seed"] == 7 and body["temperature"] == 0.6
+    whole = OpenAIGenerator("http://x/v1", "m")
+    assert whole._body("p", 1)["logprobs"] == 1
+    gen.close()
+    whole.close()

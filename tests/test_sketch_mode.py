@@ -337,7 +337,7 @@ def test_sketch_models_share_one_local_engine_and_serialise_it(monkeypatch: pyte
         def close(self) -> None:
             built.append("closed")
 
-    monkeypatch.setattr(whole, "build_completion_backend", lambda cfg, opts: built.append(cfg.model) or Backend())
+    monkeypatch.setattr(whole, "build_completion_backend", lambda cfg, opts, **kw: built.append(cfg.model) or Backend())
     local = {"backend": "vllm", "model": "org/reasoner"}
     models = build_sketch_models(SketchConfig(draft_model=local, sketch_model={**local, "temperature": 0.2}))
     assert built == ["org/reasoner"] and models.draft is models.sketch and models._locks

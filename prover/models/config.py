@@ -338,6 +338,8 @@ class CompletionConfig(BackendConfig):
     max_new_tokens: int = Field(32768, ge=1)
     max_input_tokens: int = Field(32768, ge=8)
     batch_size: int = Field(1, ge=1)
+    # openai: ask for token log-probs (unused for drafts and sketches; some hosted reasoning APIs refuse them)
+    logprobs: bool = False
     record_path: Path | None = None  # as `WholeConfig.record_path`
     replay_path: Path | None = None
 

@@ -169,9 +169,10 @@ def build_proof_generator(cfg: WholeConfig) -> WholeProofGenerator:
     return WholeProofGenerator(backend, fmt, temperature=opts["temperature"], seed=cfg.seed)
 
 
-def build_completion_backend(cfg: Any, opts: dict[str, Any]) -> CompletionBackend:
+def build_completion_backend(cfg: Any, opts: dict[str, Any], *, logprobs: bool = True) -> CompletionBackend:
     """The completion backend of a model config (`WholeConfig`, `CompletionConfig`: ``backend``, the loading
-    keys, ``record_path`` / ``replay_path``) with the decoding keywords ``opts`` (see `_decoding`).
+    keys, ``record_path`` / ``replay_path``) with the decoding keywords ``opts`` (see `_decoding`); ``logprobs``:
+    an HTTP server is asked for token log-probs.
 
     With ``replay_path`` no model is loaded: answers come from the recording (`prover.models.record`); with
     ``record_path`` every request and answer is appended to that file."""
@@ -203,6 +204,7 @@ def build_completion_backend(cfg: Any, opts: dict[str, Any]) -> CompletionBacken
             request_timeout=cfg.request_timeout,
             max_retries=cfg.max_retries,
             max_concurrency=cfg.max_concurrency,
+            logprobs=logprobs,
         )
     if cfg.record_path is not None:
         backend = RecordingBackend(backend, cfg.record_path, cfg.model)
