@@ -235,6 +235,7 @@ class Agent:
             attempt.status = "proved"
             attempt.proof = gate.text
             attempt.lean_version = gate.result.lean_version if gate.result else None
+            attempt.verified_by = gate.result.verified_by if gate.result else None
         elif st.crashes:
             attempt.status = "error"
             attempt.error = (
