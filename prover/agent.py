@@ -1,4 +1,6 @@
-"""The agent: one theorem → retrieve → search → proof text → soundness gate → `ProofAttempt`.
+"""The agent: one theorem → retrieve → search → proof text → soundness gate → `ProofAttempt`; in the
+whole-proof modes (``config.mode`` = ``whole`` / ``repair`` / ``hybrid``) it dispatches to
+`repair.modes.WholeProofMode` (sampled whole proofs, the repair loop) after starting the statement.
 
 ```python
 with Agent(load_config("prover.toml")) as agent:

@@ -8,8 +8,8 @@
   (`SearchSubgoalProver`), then to the generator.
 
 Statuses follow the agent's rules: ``proved`` only through the gate; a statement Lean rejects, a generation
-backend that fails, or a Lean that keeps crashing is ``error`` with one line; ``timeout`` when Lean timed out
-on the statement. The attempt records the stage that closed the proof and the budget spent (samples, tokens,
+backend that fails, or Lean timing out / crashing on a sample (that sample is skipped, the others still run)
+is ``error`` with one line, never a final ``failed``. The attempt records the stage that closed the proof and the budget spent (samples, tokens,
 Lean calls, time) in ``ProofAttempt.stage`` / ``samples`` / ``tokens`` / ``stats``.
 """
 
@@ -186,6 +186,7 @@ class WholeProofMode:
         attempt.proof = text
         attempt.stage = stage
         attempt.lean_version = chk.lean_version if chk is not None else None
+        attempt.verified_by = chk.verified_by if chk is not None else None
         stats["stage"] = stage
         return self._finish(attempt, t0, budget, stats)
 
@@ -194,9 +195,9 @@ class WholeProofMode:
         if infra:
             stats["infrastructure"] = dict(infra)
             if attempt.status == "failed":  # an infrastructure failure is never a final "failed" (resume redoes it)
-                attempt.status = "timeout" if "LeanTimeout" in infra and len(infra) == 1 else "error"
+                attempt.status = "error"
                 what = ", ".join(f"{k} ×{v}" for k, v in infra.items())
-                attempt.error = f"{'LeanTimeout' if attempt.status == 'timeout' else 'LeanCrashed'}: {what} on samples"
+                attempt.error = f"{next(iter(infra))}: Lean failed on samples ({what}); they were not checked"
         attempt.samples = budget.samples
         attempt.tokens = budget.prompt_tokens + budget.completion_tokens
         attempt.lean_calls = budget.lean_calls

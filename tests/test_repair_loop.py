@@ -202,7 +202,7 @@ def test_modes_through_the_agent(tmp_path: Path, mode: str) -> None:
     if mode == "whole":
         assert att.status == "failed" and att.stats["failed_samples"] == cfg.repair.samples
     else:
-        assert att.status == "proved" and att.stage == "automation"
+        assert att.status == "proved" and att.stage == "automation" and att.verified_by == "repl"
         assert att.proof.endswith(APOLLO_CHAIN + "\n")
         assert att.stats["repaired"] == 1
 
@@ -241,3 +241,15 @@ def test_sorry_states_survive_a_crash(tmp_path: Path) -> None:
         env.start(THM)
         res = RepairLoop(env, RepairConfig(automation=["boom", APOLLO_CHAIN]), Budget(env, 200, 60)).repair(THM, BROKEN)
     assert res.proved and res.stage == "automation", res.reason
+
+
+def test_hybrid_mode_through_the_agent(tmp_path: Path) -> None:
+    scr = script({"nlinarith [h]": {"error": "linarith failed"}, "subst h": {"goals": ["x : ℕ\n⊢ 2 + 2 = 4"]}})
+    scr["tactics"]["x : ℕ\n⊢ 2 + 2 = 4"] = {"norm_num": {"goals": []}}
+    cfg, env = make_env(tmp_path, scr)
+    cfg = cfg.model_copy(update={"mode": "hybrid", "repair": RepairConfig(automation=[], samples=1)})
+    steps = ScriptedGenerator({G: ["subst h"], "x : ℕ\n⊢ 2 + 2 = 4": ["norm_num"]})
+    with env, Agent(cfg, env=env, generator=steps, proof_generator=ScriptedProofs({"t": [BROKEN]})) as agent:
+        att = agent.prove(THM, seed=1)
+    assert att.status == "proved" and att.mode == "hybrid" and att.stage == "search"
+    assert att.proof.endswith("  subst h\n  norm_num\n") and att.expansions >= 2
