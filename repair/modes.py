@@ -9,8 +9,9 @@
 
 Statuses follow the agent's rules: ``proved`` only through the gate; a statement Lean rejects, a generation
 backend that fails, or Lean timing out / crashing on a sample (that sample is skipped, the others still run)
-is ``error`` with one line, never a final ``failed``. The attempt records the stage that closed the proof and the budget spent (samples, tokens,
-Lean calls, time) in ``ProofAttempt.stage`` / ``samples`` / ``tokens`` / ``stats``.
+is ``error`` with one line, never a final ``failed``. The attempt records the stage that closed the proof and
+the budget spent (samples, tokens, Lean calls, time) in ``ProofAttempt.stage`` / ``samples`` / ``tokens`` /
+``stats``.
 """
 
 from __future__ import annotations
