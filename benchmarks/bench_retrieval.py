@@ -74,6 +74,33 @@ def _run(name: str, out: dict, fn: Callable[[str, np.ndarray, int], np.ndarray],
         print(f"  [{task}] {name:28s} {_fmt(res)}", flush=True)
 
 
+def _unfolded(items: list[EvalItem], corpus: Corpus) -> tuple[list[EvalItem], int]:
+    """Items whose proof text holds no column-0 line starting with a word: compfiles' own commands
+    (``problem``, ``determine``, ``snip``) come from a syntax extension the scanner does not know, so the text
+    after a declaration up to the next known command is read as its proof; such items would have wrong gold."""
+    import re
+
+    from retrieval.lean_source import parse_lean_source
+
+    bodies: dict[tuple[str, int], str] = {}
+    for fi in sorted({it.file_idx for it in items}):
+        cf = corpus.files[fi]
+        lf = parse_lean_source((Path(cf.root) / cf.path).read_text(encoding="utf-8"), cf.module, cf.path)
+        bodies.update({(d.full_name, d.line): d.body for d in lf.declarations})
+    col0 = re.compile(r"\n[^\W\d]")
+    keep = [it for it in items if not col0.search(bodies.get((corpus.premises[it.premise_idx].full_name,
+                                                                corpus.premises[it.premise_idx].line), ""))]
+    return keep, len(items) - len(keep)
+
+
+def _sample(items: Sequence[EvalItem], n: int) -> list[EvalItem]:
+    """An even sample of at most ``n`` items (every k-th), the same in every run."""
+    if n <= 0 or len(items) <= n:
+        return list(items)
+    step = len(items) / n
+    return [items[int(i * step)] for i in range(n)]
+
+
 def _subset(n: int, must: np.ndarray, size: int, seed: int) -> np.ndarray:
     if not size or size >= n:
         return np.arange(n)
@@ -113,11 +140,22 @@ def dense_section(label: str, model: str | None, args: argparse.Namespace, corpu
     enc = Encoder(model, max_length=args.max_length)
     cache = EmbeddingCache(enc, args.batch_size)
     style = premise_style_for(enc.name)
+    queries: dict[str, np.ndarray] = {}  # each query is encoded once (the same queries run with and without prior)
 
     def retriever(c: Corpus, sub: np.ndarray, pr: np.ndarray) -> DenseRetriever:
         emb = cache.get([premise_text(c.premises[int(i)], style) for i in sub])
         index = DenseIndex.from_embeddings(emb, sub, "flat", {"model": enc.name, "premise_style": style})
-        return DenseRetriever(c, enc, index, prior_weight=0.0, prior=pr[sub] if len(sub) < len(c) else pr)
+        r = DenseRetriever(c, enc, index, prior_weight=0.0, prior=pr[sub] if len(sub) < len(c) else pr)
+        plain = r.embed_query
+
+        def embed_query(text: str) -> np.ndarray:
+            v = queries.get(text)
+            if v is None:
+                v = queries[text] = plain(text)
+            return v
+
+        r.embed_query = embed_query  # type: ignore[method-assign]
+        return r
 
     n = len(corpus)
     subset = np.zeros(n, dtype=bool)
@@ -148,7 +186,7 @@ def dense_section(label: str, model: str | None, args: argparse.Namespace, corpu
     for it in items:
         mask = corpus.accessible_from_file(it.file_idx, it.line)
         t1 = time.perf_counter()
-        q = dr.embed_query(it.query)
+        q = enc.encode([it.query], batch_size=1)[0]
         t2 = time.perf_counter()
         full.search(q, 100, mask, bonus=w * prior)
         t3 = time.perf_counter()
@@ -186,7 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-dense", action="store_true")
     ap.add_argument("--model", default=None, help="untrained dense encoder (default: packaged MiniLM)")
     ap.add_argument("--trained-model", default=None, help="trained checkpoint (scripts/train_retriever.py)")
+    ap.add_argument("--skip-untrained", action="store_true", help="dense: only --trained-model")
     ap.add_argument("--dense-subset", type=int, default=10000, help="premises to embed (0 = whole corpus)")
+    ap.add_argument("--dense-tactic-steps", type=int, default=800,
+                    help="per-tactic items scored for dense (an even sample; BM25 beside it on the same)")
     ap.add_argument("--max-length", type=int, default=128, help="encoder tokens per premise / query")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--latency-queries", type=int, default=300, help="queries timed for dense full-size latency")
@@ -224,6 +265,22 @@ def main(argv: list[str] | None = None) -> int:
 
     prior = prior_feature(usage_counts(corpus, exclude=heldout_mask(corpus)))
 
+    # gold premises a corpus of declared names alone could not represent, by the kind of name they are
+    from retrieval.generated import GENERATED_KINDS
+
+    by_kind: dict[str, int] = {}
+    n_gold = 0
+    for it in [*thm, *val]:
+        for j in it.gold.tolist():
+            by_kind[corpus.premises[j].kind] = by_kind.get(corpus.premises[j].kind, 0) + 1
+            n_gold += 1
+    out["gold_by_kind"] = {"gold_premises (test + val theorems)": n_gold,
+                           **{k: f"{v} ({100 * v / max(n_gold, 1):.1f}%)" for k, v in sorted(
+                               by_kind.items(), key=lambda kv: -kv[1])},
+                           "generated (not representable before)": f"{sum(by_kind.get(k, 0) for k in GENERATED_KINDS)}"
+                           f" ({100 * sum(by_kind.get(k, 0) for k in GENERATED_KINDS) / max(n_gold, 1):.1f}%)"}
+    print(f"gold premises by kind: {out['gold_by_kind']}", flush=True)
+
     # -- BM25 -----------------------------------------------------------------------------------------------
     t0 = time.perf_counter()
     bm = BM25Retriever.build(corpus, progress=True, prior=prior)
@@ -242,36 +299,44 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_compfiles and args.compfiles.exists():
         cc = build_corpus([*sources, args.compfiles], cache_dir=cache, progress=True)
         in_comp = np.array([cc.files[int(f)].path.startswith("Compfiles/") for f in cc.premise_file])
-        cthm = [it for it in theorem_items(cc, None) if in_comp[it.premise_idx]]
+        cthm, folded = _unfolded([it for it in theorem_items(cc, None) if in_comp[it.premise_idx]], cc)
         ctac = tactic_items(cc, cthm)
         ctasks: dict[str, Sequence[EvalItem]] = {"theorem": cthm, "tactic": ctac}
         cprior = prior_feature(usage_counts(cc, exclude=heldout_mask(cc) | in_comp))
         cbm = BM25Retriever.build(cc, prior=cprior)
         cfull: dict[str, Any] = {}
-        print(f"compfiles: {len(cthm)} theorems, {len(ctac)} tactic steps", flush=True)
+        print(f"compfiles: {len(cthm)} theorems ({folded} dropped: a compfiles command folded into their proof), "
+              f"{len(ctac)} tactic steps", flush=True)
         _run("bm25", cfull, lambda q, m, k: cbm.retrieve_indices(q, m, k, prior_weight=0.0)[0], cc, ctasks)
         _run("bm25 + prior", cfull, lambda q, m, k: cbm.retrieve_indices(q, m, k, prior_weight=bm_w)[0], cc,
              ctasks)
-        out["compfiles"] = {"theorems": len(cthm), "tactic_steps": len(ctac), "full": cfull}
+        out["compfiles"] = {"theorems": len(cthm), "tactic_steps": len(ctac), "dropped_folded": folded,
+                            "full": cfull}
         if not args.skip_dense:
             must = np.unique(np.concatenate([it.gold for it in [*cthm, *ctac]]))
             cids = _subset(len(cc), must, args.dense_subset, args.seed)
             csub = np.zeros(len(cc), dtype=bool)
             csub[cids] = True
             cres = out.setdefault("compfiles_subset", {})
+            stasks = {"theorem": cthm, "tactic": _sample(ctac, args.dense_tactic_steps)}
             _run("bm25 (same subset)", cres, lambda q, m, k: cbm.retrieve_indices(q, m, k, prior_weight=0.0)[0],
-                 cc, ctasks, csub)
+                 cc, stasks, csub)
             _run("bm25 + prior (same subset)", cres,
-                 lambda q, m, k: cbm.retrieve_indices(q, m, k, prior_weight=bm_w)[0], cc, ctasks, csub)
+                 lambda q, m, k: cbm.retrieve_indices(q, m, k, prior_weight=bm_w)[0], cc, stasks, csub)
             comp = (cc, ctasks, cids, cprior)
 
     # -- dense ------------------------------------------------------------------------------------------------
     if not args.skip_dense:
         must = np.unique(np.concatenate([it.gold for it in [*thm, *tac, *val]]))
         ids = _subset(len(corpus), must, args.dense_subset, args.seed)
-        dense_section("untrained", args.model, args, corpus, tasks, val, ids, prior, out, bm, bm_w, comp)
+        dtasks = {"theorem": thm, "tactic": _sample(tac, args.dense_tactic_steps)}
+        if comp is not None:
+            comp = (comp[0], {"theorem": comp[1]["theorem"], "tactic": _sample(comp[1]["tactic"],
+                                                                              args.dense_tactic_steps)}, *comp[2:])
+        if not args.skip_untrained:
+            dense_section("untrained", args.model, args, corpus, dtasks, val, ids, prior, out, bm, bm_w, comp)
         if args.trained_model:
-            dense_section("trained", args.trained_model, args, corpus, tasks, val, ids, prior, out, bm, bm_w, comp)
+            dense_section("trained", args.trained_model, args, corpus, dtasks, val, ids, prior, out, bm, bm_w, comp)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
     print(json.dumps(out, indent=1))

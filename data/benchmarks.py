@@ -41,7 +41,7 @@ class BenchmarkInfo:
     files: dict[str, str]
     source: str
     license: str
-    lean_toolchain: str | None
+    lean_toolchain: str | None  # None: upstream does not say
     mathlib: str | None
     reader: str = "jsonl"
     download: str | None = None  # `prover data download NAME` (the name it takes), None: not downloadable
@@ -94,12 +94,34 @@ REGISTRY: dict[str, BenchmarkInfo] = {
             corrects="minif2f_dsv15",
         ),
         BenchmarkInfo(
+            "minif2f_dspplus",
+            {"valid": "minif2f_dspplus_valid.jsonl", "test": "minif2f_dspplus_test.jsonl"},
+            "microsoft/DSP-Plus@eb98320 datasets/minif2f.jsonl (DS-V1.5 with the statements DSP+ found misformalised "
+            "corrected)",
+            "MIT",
+            None,  # not stated; its Mathlib is the fork caochenrui/mathlib4@8b97781 (a git submodule)
+            "caochenrui/mathlib4@8b97781 (fork; toolchain not stated)",
+            download="minif2f_dspplus",
+            corrects="minif2f_dsv15",
+        ),
+        BenchmarkInfo(
             "proofnet_dsv15",
             {"valid": "proofnet_dsv15_valid.jsonl", "test": "proofnet_dsv15_test.jsonl"},
             "deepseek-ai/DeepSeek-Prover-V1.5@2c4ba91 datasets/proofnet.jsonl",
             "MIT (code license; no separate data license)",
             _DS_ENV,
             _DS_MATHLIB,
+        ),
+        BenchmarkInfo(
+            "proofnet_verified",
+            {"valid": "proofnet_verified_valid.jsonl", "test": "proofnet_verified_test.jsonl"},
+            "marcusm117/ProofNet-Verified@1ecc124 data/proofnet-verified.jsonl (audited and corrected ProofNet, "
+            "every statement proved by its authors), split from zhangir-azerbayev/ProofNet@509ad79",
+            "Apache-2.0",
+            "leanprover/lean4:v4.28.0",
+            "8f9d9cff6bd728b17a24e163c9402775d9e6a365 (v4.28.0)",
+            download="proofnet_verified",
+            corrects="proofnet",
         ),
         BenchmarkInfo(
             "putnambench",
@@ -409,7 +431,32 @@ def load_benchmark(
     for t in out:
         t.meta["benchmark"] = name
         t.meta.setdefault("lean_toolchain", REGISTRY[name].lean_toolchain)
+    corrects = REGISTRY[name].corrects
+    if corrects and any("corrected" not in t.meta for t in out):
+        _flag_corrections(out, corrects, benchmark_dir)
     return _unique_keys(out)
+
+
+def _flag_corrections(theorems: list[Theorem], original: str, benchmark_dir: Path | str) -> None:
+    """``meta["corrected"]`` of a corrected variant's rows: why the row differs from ``original`` (whose files
+    must be in ``benchmark_dir``; without them nothing is flagged). Rows that carry their own reason keep it."""
+    base: dict[tuple[str, str], Theorem] = {}
+    for split in REGISTRY[original].files:
+        f = benchmark_file(original, split, benchmark_dir)
+        if f.is_file():
+            for t in read_jsonl(f):
+                base[(split, t.name)] = t
+    if not base:
+        return
+    for t in theorems:
+        if "corrected" in t.meta:
+            continue
+        b = base.get((t.meta.get("split") or "", t.name))
+        if b is None or " ".join(b.statement.split()) == " ".join(t.statement.split()):
+            t.meta["corrected"] = None
+            continue
+        why = f"; {original} flags it: {b.meta['known_issue']}" if b.meta.get("known_issue") else ""
+        t.meta["corrected"] = f"statement corrected from {original}'s{why}"
 
 
 def load_theorems(
@@ -487,6 +534,13 @@ def benchmark_run_info(spec: str, theorems: Sequence[Theorem], answers: str = "i
             "total": info.total,
             "corrects": info.corrects,
         }
+    corrected = [
+        {"key": t.meta.get("key", t.name), "name": t.name, "reason": t.meta["corrected"]}
+        for t in theorems
+        if t.meta.get("corrected")
+    ]
+    if corrected:
+        out["corrected"] = corrected
     if any(t.meta.get("answer_placeholders") for t in theorems):
         out["answers"] = answers
         out["answer_problems"] = [

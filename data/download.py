@@ -15,6 +15,12 @@ informal_proof, source, lean_toolchain, known_issue``):
   ``informal/putnam.json`` for the informal statement, solution and tags) into ``putnambench_lean4.jsonl``
   (``name, lean4_file, informal_statement, informal_solution, tags, source``); every file must read as a
   problem (`data.putnambench.parse_problem`).
+* miniF2F as DSP+ uses it: ``microsoft/DSP-Plus`` ``datasets/minif2f.jsonl`` (DeepSeek-Prover-V1.5's file with
+  the statements DSP+ found misformalised corrected), into ``minif2f_dspplus_{valid,test}.jsonl``.
+* ProofNet-Verified: ``marcusm117/ProofNet-Verified`` (``data/proofnet-verified.jsonl``: 367 ProofNet problems
+  audited, corrected and proved by its authors, Lean v4.28.0), split from the original ProofNet ids; each row
+  whose ProofNet (rahul3613@6deae98) formalization the audit judged unfaithful is flagged ``corrected`` with the
+  verdict (``error_taxonomy/proofnet/results.jsonl``), so reports can show the corrected statements apart.
 * FormalMATH-Lite / -All: the Hugging Face datasets ``SphereLab/FormalMATH-Lite`` / ``-All`` through
   `datasets` at a pinned revision, or offline from a local copy of the upstream file (``--from-file``),
   into ``formalmath_lite.jsonl`` / ``formalmath_all.jsonl`` (upstream's fields plus ``provenance``).
@@ -69,6 +75,8 @@ MINIF2F_INFORMAL = Repo("facebookresearch", "miniF2F", "e4f113090ad82d64f8ce064d
 PROOFNET_FORMAL = Repo("rahul3613", "ProofNet-lean4", "6deae98b38954dadf732746d023e8be65c56f246")
 PROOFNET_INFORMAL = Repo("zhangir-azerbayev", "ProofNet", "509ad79710ed4f46ff5c282ed5640c1aa9ac3f30")
 PUTNAMBENCH = Repo("trishullab", "PutnamBench", "3c9b9268ebd132d482938b8e9d242dd71fc1ebc0")
+DSP_PLUS = Repo("microsoft", "DSP-Plus", "eb983208b78b5ac4a7774d5500cc2086a2171027")
+PROOFNET_VERIFIED = Repo("marcusm117", "ProofNet-Verified", "1ecc1243f96b9ab68bfeaa213568bfe8dec33eb3")
 # Hugging Face dataset -> pinned revision. Lite: the commit that uploaded FormalMATH_lite.json (the Hub resolves
 # short commit ids). All: no commit could be looked up from here, so `main`, and the commit it resolved to is
 # recorded in every row's provenance; pass --revision to pin it.
@@ -328,6 +336,136 @@ def download_putnambench(fetch: Fetch, bases: dict[str, str] | None = None) -> d
 
 
 # ---------------------------------------------------------------------------------------------------
+# miniF2F as corrected by DSP+
+
+
+def convert_dspplus(text: str, repo: Repo = DSP_PLUS) -> dict[str, list[dict[str, Any]]]:
+    """DSP+'s ``datasets/minif2f.jsonl`` (DS-V1.5's fields) -> rows per split."""
+    out: dict[str, list[dict[str, Any]]] = {"valid": [], "test": []}
+    for r in _jsonl(text, f"{repo.slug}:datasets/minif2f.jsonl"):
+        split = str(r.get("split", ""))
+        if split not in out or not r.get("name") or not r.get("formal_statement"):
+            raise DownloadError(f"{repo.slug}: datasets/minif2f.jsonl: a row without name, split or statement")
+        out[split].append(
+            {
+                "name": r["name"],
+                "split": split,
+                "header": str(r.get("header", "")).rstrip("\n") + "\n\n",
+                "formal_statement": str(r["formal_statement"]).rstrip(),
+                "informal_statement": str(r.get("informal_statement") or r.get("informal_prefix") or "").strip(),
+                "informal_proof": str(r.get("informal_proof") or "").strip(),
+                "source": f"{repo.slug}@{repo.commit[:7]}:datasets/minif2f.jsonl",
+                "lean_toolchain": None,  # not stated; Mathlib is the fork caochenrui/mathlib4@8b97781 (a submodule)
+                "known_issue": None,
+            }
+        )
+    for split, rows in out.items():
+        if not rows:
+            raise DownloadError(f"{repo.slug}: no {split} row in datasets/minif2f.jsonl")
+    return out
+
+
+def download_dspplus(fetch: Fetch, bases: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
+    bases = bases or _bases()
+    return convert_dspplus(fetch(DSP_PLUS.raw_url(bases, "datasets/minif2f.jsonl")).decode("utf-8"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# ProofNet-Verified (a corrected ProofNet)
+
+
+def _verdict(t: dict[str, Any]) -> str | None:
+    """One line from an error-taxonomy row of the original formalization, None when it was faithful."""
+    faith = str(t.get("q2_faithfulness") or "")
+    if faith in ("", "faithful"):
+        return None
+    kind = str(t.get("q4_error_type") or "").replace("_", " ")
+    prov = str(t.get("q3_provability") or "")
+    holds = {"false": "false as stated", "true": "provable but unfaithful"}.get(prov, f"provability {prov or '?'}")
+    what = {
+        "nl_ambiguous": "the informal statement is ambiguous",
+        "nl_wrong": "the informal statement is wrong",
+        "incomparable": "not equivalent to the informal statement",
+    }.get(faith, f"{faith} than the informal statement")
+    return (
+        f"ProofNet-Verified audit of rahul3613@6deae98: {what}"
+        + (f" ({kind})" if kind and kind != faith.replace("_", " ") else "")
+        + f"; {holds}; corrected here"
+    )
+
+
+def convert_proofnet_verified(
+    verified_jsonl: str,
+    taxonomy_jsonl: str,
+    informal_jsonl: dict[str, str],
+    toolchain: str = "",
+    repo: Repo = PROOFNET_VERIFIED,
+) -> dict[str, list[dict[str, Any]]]:
+    """ProofNet-Verified's rows + its audit of the original + the original's splits -> rows per split."""
+    split_of: dict[str, tuple[str, str]] = {}
+    for split, text in informal_jsonl.items():
+        for r in _jsonl(text, f"{PROOFNET_INFORMAL.slug}:benchmark/{split}.jsonl"):
+            pid = str(r.get("id", ""))
+            if "|" in pid:
+                split_of[pid.replace("-", "_").replace("|", "_")] = (split, pid)
+    audit = {
+        str(t.get("stem", "")): t for t in _jsonl(taxonomy_jsonl, f"{repo.slug}:error_taxonomy/proofnet/results.jsonl")
+    }
+    out: dict[str, list[dict[str, Any]]] = {"valid": [], "test": []}
+    for r in _jsonl(verified_jsonl, f"{repo.slug}:data/proofnet-verified.jsonl"):
+        name = str(r.get("name", ""))
+        if name not in split_of:
+            raise DownloadError(f"{repo.slug}: {name!r} is not a ProofNet problem (no id in the original's splits)")
+        split, pid = split_of[name]
+        stmt = str(r.get("formal_stmt", ""))
+        if not re.search(r":=\s*(by\s+)?sorry\s*$", stmt):
+            raise DownloadError(f"{repo.slug}: {name}: formal_stmt does not end with `sorry`")
+        stmt = re.sub(r"\s*sorry\s*$", "", stmt)
+        header = str(r.get("header", "")).rstrip("\n") + "\n\n"
+        if str(r.get("helper") or "").strip():
+            header += str(r["helper"]).strip("\n") + "\n\n"
+        out[split].append(
+            {
+                "name": name,
+                "split": split,
+                "header": header,
+                "formal_statement": stmt,
+                "informal_statement": str(r.get("informal_stmt", "")).strip(),
+                "informal_proof": str(r.get("informal_proof", "")).strip(),
+                "proofnet_id": pid,
+                "source": f"{repo.slug}@{repo.commit[:7]}:data/proofnet-verified.jsonl (index {r.get('index')})",
+                "lean_toolchain": toolchain,
+                "known_issue": None,
+                "corrected": _verdict(audit.get(f"proofnet-{r.get('index')}", {})),
+            }
+        )
+    for split, rows in out.items():
+        if not rows:
+            raise DownloadError(f"{repo.slug}: no {split} problem")
+    return out
+
+
+def download_proofnet_verified(fetch: Fetch, bases: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
+    bases = bases or _bases()
+    url = PROOFNET_VERIFIED.tarball_url(bases)
+    files = _tar_members(
+        fetch(url), url, r"data/proofnet-verified\.jsonl|error_taxonomy/proofnet/results\.jsonl|lean-toolchain"
+    )
+    for need in ("data/proofnet-verified.jsonl", "error_taxonomy/proofnet/results.jsonl"):
+        if need not in files:
+            raise DownloadError(f"{url}: no {need} in the archive")
+    informal = {
+        s: fetch(PROOFNET_INFORMAL.raw_url(bases, f"benchmark/{s}.jsonl")).decode("utf-8") for s in ("valid", "test")
+    }
+    return convert_proofnet_verified(
+        files["data/proofnet-verified.jsonl"],
+        files["error_taxonomy/proofnet/results.jsonl"],
+        informal,
+        files.get("lean-toolchain", "").strip(),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
 # FormalMATH (Hugging Face, through `datasets`)
 
 FORMALMATH_FIELDS = (
@@ -342,9 +480,7 @@ FORMALMATH_FIELDS = (
 )
 
 
-def convert_formalmath(
-    records: Any, provenance: dict[str, Any], where: str
-) -> dict[str, list[dict[str, Any]]]:
+def convert_formalmath(records: Any, provenance: dict[str, Any], where: str) -> dict[str, list[dict[str, Any]]]:
     """Dataset rows (upstream's fields) -> our rows: the fields kept, ``provenance`` added; every row must
     read as a theorem (`data.formalmath.theorem_from_row`)."""
     from data.formalmath import FormalMathError, theorem_from_row
@@ -419,6 +555,8 @@ DOWNLOADERS: dict[str, Callable[..., dict[str, list[dict[str, Any]]]]] = {
     "minif2f": download_minif2f,
     "proofnet": download_proofnet,
     "putnambench": download_putnambench,
+    "proofnet_verified": download_proofnet_verified,
+    "minif2f_dspplus": download_dspplus,
 }
 HF_DOWNLOADERS = tuple(FORMALMATH)  # through `datasets`: take --revision / --from-file, not a fetch function
 NAMES = (*DOWNLOADERS, *HF_DOWNLOADERS)

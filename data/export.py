@@ -29,6 +29,14 @@ Kinds and their columns (every row also has ``theorem``, ``statement`` (``""`` w
   ``-min(distance, cap)``, ``-cap`` for dead states, so a higher critic score is better as `Critic` promises).
   Positives are all proved states of a graph, negatives its failed (expanded, every tactic dead) states; open
   states are unknown and skipped.
+* ``whole`` — a whole proof that passed the soundness gate (the store's proved attempts): ``header``, ``proof``
+  (the theorem text as the gate checked it), ``prompt`` and ``completion`` for the whole-proof generator's
+  format (``whole.prompt_format``, `prover.models.prompts.ProofFormat`). Chat formats (DeepSeek-Prover-V2,
+  Goedel-Prover-V2, Kimina) give a conversational row — ``prompt`` the messages the generator sends,
+  ``completion`` one assistant message with the code in a ```` ```lean4 ```` block (the block the generator
+  extracts; no reasoning text: the store keeps none) — which trl applies the tokenizer's chat template to, as
+  the backends do at inference; raw formats give the prompt text and its continuation (the proof after the
+  statement's ``:= by``). The informal statement some formats show comes from the run's benchmark file.
 
 ``prompt`` / ``text`` are rendered by the renderer the generators and the critic use at inference
 (`prover.models.prompts`), with the generator config the model will run with (``generator.prompt_format``,
@@ -40,16 +48,16 @@ Curation (counts per filter in the manifest), in this order
 1. **held-out**: rows of held-out benchmark theorems (``train.export.holdout``, default the miniF2F and
    ProofNet test splits) are dropped, matched by theorem name and by normalised statement; the written
    files are re-read and checked, and the manifest says so.
-2. **automation**: (sft) theorems that the automation portfolio alone proves (a found proof whose every tactic
+2. **automation**: (sft, whole) theorems that the automation portfolio alone proves (a found proof whose every tactic
    is a ``generator.automation`` tactic) teach the model nothing (MPS-Prover's "overly simple proofs").
-3. **easy**: (sft) with ``easy_solve_rate``, theorems a run solved in at least that share of >= 2 attempts
+3. **easy**: (sft, whole) with ``easy_solve_rate``, theorems a run solved in at least that share of >= 2 attempts
    (BFS-Prover's expert iteration drops what the current policy already solves).
 4. **dedup**: identical examples (same prompt and target) are kept once; an example of the validation split
    that also occurs in training is dropped from validation.
 5. **ineffective**: (sft) a tactic tried >= ``ineffective_min_tries`` times across the graphs that led to a
    proved state in less than ``ineffective_rate`` of its tries keeps at most ``ineffective_cap`` rows
    (MPS-Prover prunes frequent ineffective tactics; its exact rule is not published, this is ours).
-6. **perplexity**: (sft) with a scoring model, rows whose completion perplexity is below the
+6. **perplexity**: (sft, and whole in a raw format) with a scoring model, rows whose completion perplexity is below the
    ``ppl_low`` or above the ``ppl_high`` quantile are dropped (BFS-Prover-V2's two-tailed filter).
 
 Splits are by theorem, never by row: ``md5(theorem)`` decides, so a theorem lands in the same split in every
@@ -73,14 +81,15 @@ from typing import Any
 
 from data.config import ExportConfig
 from prover.errors import UserError
+from prover.lean.types import Theorem
 from prover.models.base import StepContext
-from prover.models.config import GeneratorConfig
-from prover.models.prompts import PromptFormat, critic_input, get_format
+from prover.models.config import GeneratorConfig, WholeConfig
+from prover.models.prompts import PromptFormat, ProofFormat, critic_input, get_format, get_proof_format
 from retrieval.base import Premise
 
 SCHEMA = "prover-train-export"
 SCHEMA_VERSION = 1
-KINDS = ("sft", "dpo", "critic")
+KINDS = ("sft", "dpo", "critic", "whole")
 STEPS_FORMAT = "prover-steps"
 NO_GOALS = "no goals"
 
@@ -185,6 +194,7 @@ class RunData:
     theorems: list[dict[str, Any]]  # key, name, statement, header, split, source
     attempts: list[dict[str, Any]]  # theorem (key), attempt, status, proof, ...
     graph_files: list[Path] = field(default_factory=list)
+    meta: dict[str, dict[str, Any]] = field(default_factory=dict)  # theorem key -> its benchmark row's fields
 
 
 def leandojo_steps(path: Path | str) -> list[StepRecord]:
@@ -336,6 +346,27 @@ class Renderer:
 # The exporter
 
 
+def whole_target(fmt: ProofFormat, theorem: Theorem, proof: str) -> Any:
+    """What a whole-proof model is trained to answer for a gated ``proof`` (the theorem text): for a chat format
+    one assistant message with the header and proof in a ``lean4`` block, for a raw format the continuation of
+    the prompt (which ends with the statement's ``:= by``); None when ``proof`` does not continue the statement
+    (e.g. helper lemmas before it), which a raw prompt cannot express."""
+    if fmt.chat:
+        header = theorem.header.rstrip()
+        code = (header + "\n\n" if header else "") + proof.strip()
+        return [{"role": "assistant", "content": f"```lean4\n{code}\n```"}]
+    stmt = theorem.statement.rstrip()
+    if not proof.startswith(stmt):
+        return None
+    rest = proof[len(stmt) :]
+    if not re.search(r":=\s*by\s*$", stmt):  # the prompt ends in ':= by'; the stored text may add it
+        m = re.match(r"\s*(:=)?\s*by\b", rest)
+        if m is None:
+            return None
+        rest = rest[m.end() :]
+    return rest
+
+
 def split_of(theorem: str, valid_fraction: float) -> str:
     """``train`` or ``valid`` from the theorem name alone (stable across exports and rounds)."""
     h = int.from_bytes(hashlib.md5(theorem.encode("utf-8")).digest()[:8], "little") / 2**64
@@ -380,12 +411,15 @@ class Exporter:
         *,
         holdout: Holdout | None = None,
         scorer: Scorer | None = None,
+        whole: WholeConfig | None = None,
     ) -> None:
         if kind not in KINDS:
             raise UserError(f"unknown export kind {kind!r}; choose from {', '.join(KINDS)}")
         self.kind = kind
         self.cfg = cfg
         self.render = Renderer(generator)
+        self.whole = whole or WholeConfig()
+        self.proof_format = get_proof_format(self.whole.prompt_format, self.whole.model, self.whole.prompt_template)
         self.automation = {_norm_tactic(t) for t in generator.automation}
         self.holdout = holdout or Holdout()
         self.scorer = scorer
@@ -394,6 +428,7 @@ class Exporter:
         self.tactic_stats: dict[str, _Edges] = defaultdict(_Edges)
         self.inputs: list[dict[str, Any]] = []
         self.read = Counter()  # per origin: rows produced before curation
+        self.skipped = Counter()  # rows that could not be made (reason -> count)
 
     # -- inputs -----------------------------------------------------------------------------------
 
@@ -420,11 +455,35 @@ class Exporter:
                 tactics = proof_body_tactics(a["proof"], t.statement)
                 if tactics and all(_norm_tactic(x) in self.automation for x in tactics):
                     t.automation_only = True
+                if self.kind == "whole":
+                    self._whole_row(run, meta, t, a["proof"])
         n = 0
         for p in run.graph_files:
             n += self.add_graph_file(p, source=run.path, theorems=info)
         self.inputs.append(
             {"type": "run", "path": run.path, "theorems": len(run.theorems), "attempts": len(run.attempts), "graphs": n}
+        )
+
+    def _whole_row(self, run: RunData, row: dict[str, Any], t: _Theorem, proof: str) -> None:
+        meta = {**run.meta.get(t.key, {}), "key": t.key}
+        thm = Theorem(t.name, t.statement, row.get("header") or "", row.get("source") or "", meta)
+        target = whole_target(self.proof_format, thm, proof)
+        self.read["store"] += 1
+        if target is None:
+            self.skipped["whole_not_a_continuation"] += 1
+            return
+        self.rows.append(
+            {
+                "theorem": t.name,
+                "statement": t.statement,
+                "origin": "store",
+                "source": run.path,
+                "_key": t.key,
+                "header": thm.header,
+                "proof": proof,
+                "prompt": self.proof_format.render(thm),
+                "completion": target,
+            }
         )
 
     def add_graph_file(
@@ -461,6 +520,8 @@ class Exporter:
         path = g.proof_path() if proved else None
         if path and all(_norm_tactic(e.tactic) in self.automation for e in path):
             t.automation_only = True
+        if self.kind == "whole":  # whole proofs come from the store; a graph only says how they were found
+            return
         base = {"theorem": t.name, "statement": t.statement, "origin": "search", "source": source, "_key": t.key}
         if self.kind == "critic":
             cap = self.cfg.critic_distance_cap
@@ -574,6 +635,8 @@ class Exporter:
     def _example_key(self, r: dict[str, Any]) -> tuple[str, ...]:
         if self.kind == "sft":
             return (r["prompt"], r["completion"])
+        if self.kind == "whole":
+            return (json.dumps(r["prompt"], ensure_ascii=False), json.dumps(r["completion"], ensure_ascii=False))
         if self.kind == "dpo":
             return (r["prompt"], r["chosen"], r["rejected"])
         return (r["text"],)
@@ -586,7 +649,7 @@ class Exporter:
         keep = [r for r in rows if not self.holdout.hit(r["theorem"], r["statement"])]
         removed["holdout"] = len(rows) - len(keep)
         rows = keep
-        if self.kind == "sft":
+        if self.kind in ("sft", "whole"):
             # 2. proofs the automation portfolio finds alone
             if cfg.drop_automation_proofs:
 
@@ -625,8 +688,8 @@ class Exporter:
         rows = keep
         if self.kind == "sft":
             rows = self._cap_ineffective(rows, removed)
-            if self.scorer is not None:
-                rows = self._perplexity(rows, removed)
+        if self.scorer is not None and (self.kind == "sft" or (self.kind == "whole" and not self.proof_format.chat)):
+            rows = self._perplexity(rows, removed)
         for r in rows:
             r.pop("_key", None)
         return rows, removed
@@ -709,7 +772,12 @@ class Exporter:
             "schema": SCHEMA,
             "version": SCHEMA_VERSION,
             "kind": self.kind,
-            "prompt_format": self.render.name,
+            "prompt_format": self.proof_format.name if self.kind == "whole" else self.render.name,
+            "whole": {
+                "model": self.whole.model,
+                "prompt_format": self.proof_format.name,
+                "chat": self.proof_format.chat,
+            },
             "generator": {
                 "model": self.render.gen.model,
                 "prompt_format": self.render.gen.prompt_format,
@@ -720,6 +788,7 @@ class Exporter:
             "created": time.time(),
             "inputs": self.inputs,
             "read": dict(self.read),
+            "skipped": dict(self.skipped),
             "removed": removed,
             "rows": counts,
             "theorems": theorems,

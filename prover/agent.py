@@ -1,4 +1,6 @@
-"""The agent: one theorem → retrieve → search → proof text → soundness gate → `ProofAttempt`.
+"""The agent: one theorem → retrieve → search → proof text → soundness gate → `ProofAttempt`; in the
+whole-proof modes (``config.mode`` = ``whole`` / ``repair`` / ``hybrid``) it dispatches to
+`repair.modes.WholeProofMode` (sampled whole proofs, the repair loop) after starting the statement.
 
 ```python
 with Agent(load_config("prover.toml")) as agent:
@@ -247,6 +249,7 @@ class Agent:
             attempt.status = "proved"
             attempt.proof = gate.text
             attempt.lean_version = gate.result.lean_version if gate.result else None
+            attempt.verified_by = gate.result.verified_by if gate.result else None
         elif st.crashes:
             attempt.status = "error"
             attempt.error = (

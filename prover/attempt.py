@@ -24,6 +24,7 @@ class ProofAttempt:
     lean_calls: int = 0
     seed: int = 0
     lean_version: str | None = None  # which Lean/Mathlib checked the proof
+    verified_by: str | None = None  # which mode checked it: "repl" (the REPL gate) or "strict" (then the checker)
     graph: Any = field(default=None, repr=False)  # search.graph.SearchGraph, not persisted by batch
     mode: str = "step"  # step | whole | repair | hybrid | sketch
     stage: str | None = None  # whole-proof modes: what closed the proof (repair.loop.STAGES)

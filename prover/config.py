@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from data.config import BatchConfig
+from data.mutate.config import MutateConfig
 from prover.errors import UserError
 from prover.lean.config import LeanConfig
 from prover.models.config import GeneratorConfig, WholeConfig
@@ -34,6 +35,7 @@ class ProverConfig(BaseModel):
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    mutate: MutateConfig = Field(default_factory=MutateConfig)
     repair: RepairConfig = Field(default_factory=RepairConfig)
     sketch: SketchConfig = Field(default_factory=SketchConfig)
 

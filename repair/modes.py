@@ -8,9 +8,10 @@
   (`SearchSubgoalProver`), then to the generator.
 
 Statuses follow the agent's rules: ``proved`` only through the gate; a statement Lean rejects, a generation
-backend that fails, or a Lean that keeps crashing is ``error`` with one line; ``timeout`` when Lean timed out
-on the statement. The attempt records the stage that closed the proof and the budget spent (samples, tokens,
-Lean calls, time) in ``ProofAttempt.stage`` / ``samples`` / ``tokens`` / ``stats``.
+backend that fails, or Lean timing out / crashing on a sample (that sample is skipped, the others still run)
+is ``error`` with one line, never a final ``failed``. The attempt records the stage that closed the proof and
+the budget spent (samples, tokens, Lean calls, time) in ``ProofAttempt.stage`` / ``samples`` / ``tokens`` /
+``stats``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 from prover.attempt import ProofAttempt
 from prover.lean.env import LeanEnv, TextEnv
-from prover.lean.types import CheckResult, TacticState, Theorem
+from prover.lean.types import CheckResult, LeanCrashed, LeanTimeout, TacticState, Theorem
 from prover.models.base import ProofGenerator, TacticGenerator
 from repair.config import RepairConfig
 from repair.loop import STAGES, Budget, RepairLoop, RepairResult, SubgoalProver
@@ -102,11 +103,13 @@ class WholeProofMode:
         self.subgoal_prover = subgoal_prover
         self.screen = screen
         self.gate = gate or env.check
+        self._infra: Counter[str] = Counter()
 
     def prove(self, theorem: Theorem, seed: int = 0, budget: Budget | None = None) -> ProofAttempt:
         """One attempt (the env has already started the theorem: the agent checks the statement first)."""
         t0 = time.monotonic()
         cfg = self.config
+        self._infra = Counter()
         budget = budget or Budget(self.env, cfg.max_lean_calls, cfg.time_limit)
         attempt = ProofAttempt(theorem=theorem, status="failed", seed=seed, mode=self.mode)
         stats: dict[str, Any] = {"mode": self.mode}
@@ -118,13 +121,18 @@ class WholeProofMode:
         if problems:
             stats["problems"] = {str(k): v for k, v in problems.most_common(5)}
         checked: list[tuple[Any, CheckResult]] = []
+        infra = self._infra  # Lean timeouts / crashes on a candidate: that candidate is skipped
         for c in cands:
             if not c.usable:
                 continue
             if budget.exhausted():
                 stats["stop"] = budget.exhausted()
                 break
-            chk = self.gate(theorem, c.text)
+            try:
+                chk = self.gate(theorem, c.text)
+            except (LeanTimeout, LeanCrashed) as e:
+                infra[type(e).__name__] += 1
+                continue
             if chk.sound:
                 return self._done(attempt, t0, budget, stats, c.text, "raw", chk)
             checked.append((c, chk))
@@ -154,7 +162,11 @@ class WholeProofMode:
                 stats["stop"] = budget.exhausted()
                 break
             repaired += 1
-            res = loop.repair(theorem, c.text, chk)
+            try:
+                res = loop.repair(theorem, c.text, chk)
+            except (LeanTimeout, LeanCrashed) as e:
+                infra[type(e).__name__] += 1
+                continue
             if res.proved:
                 stats["repaired"] = repaired
                 stats["rounds"] = res.rounds
@@ -175,10 +187,18 @@ class WholeProofMode:
         attempt.proof = text
         attempt.stage = stage
         attempt.lean_version = chk.lean_version if chk is not None else None
+        attempt.verified_by = chk.verified_by if chk is not None else None
         stats["stage"] = stage
         return self._finish(attempt, t0, budget, stats)
 
     def _finish(self, attempt: ProofAttempt, t0: float, budget: Budget, stats: dict[str, Any]) -> ProofAttempt:
+        infra = self._infra
+        if infra:
+            stats["infrastructure"] = dict(infra)
+            if attempt.status == "failed":  # an infrastructure failure is never a final "failed" (resume redoes it)
+                attempt.status = "error"
+                what = ", ".join(f"{k} ×{v}" for k, v in infra.items())
+                attempt.error = f"{next(iter(infra))}: Lean failed on samples ({what}); they were not checked"
         attempt.samples = budget.samples
         attempt.tokens = budget.prompt_tokens + budget.completion_tokens
         attempt.lean_calls = budget.lean_calls

@@ -4,10 +4,13 @@
 #   2. installs the toolchain pinned in <project>/lean-toolchain,
 #   3. downloads Mathlib's prebuilt .olean files (`lake exe cache get`; no hours-long Mathlib build),
 #   4. builds the REPL (leanprover-community/repl) and the project,
-#   5. runs one theorem through the REPL as a smoke test.
+#   5. builds strict mode's checker: comparator and lean4export (Lake packages pinned in lake-manifest.json)
+#      and the landrun sandbox (a Go program, at LANDRUN_REV, when `go` is installed),
+#   6. runs one theorem through the REPL as a smoke test.
 #
 # Usage: bash scripts/setup_lean.sh [PROJECT_DIR]      (default: $PROVER_LEAN_PROJECT or ./lean_project)
-#        SKIP_SMOKE=1 bash scripts/setup_lean.sh       (skip step 5)
+#        SKIP_SMOKE=1 bash scripts/setup_lean.sh       (skip step 6)
+#        SKIP_STRICT=1 bash scripts/setup_lean.sh      (skip step 5: only lean.verify = "strict" needs it)
 # Needs: curl or wget, git, network access to github.com and Mathlib's cache, ~6 GB of disk.
 # Safe to rerun: every step is skipped or incremental when already done.
 set -euo pipefail
@@ -89,7 +92,33 @@ say "building the project (checks that Mathlib loads)"
 lake build || die "lake build failed in $PROJECT (Mathlib cache incomplete or toolchain mismatch)" \
   "rerun: cd $PROJECT && lake exe cache get && lake build"
 
-# 5. smoke test -------------------------------------------------------------------------------------
+# 5. strict mode's checker (optional unless lean.verify = "strict") -------------------------------------
+LANDRUN_REV="4008d905a5b401c6c1200464240c679301931d57"  # Zouuup/landrun v0.1.9
+LANDRUN="$PROJECT/.lake/prover-tools/bin/landrun"
+if [ "${SKIP_STRICT:-0}" != "1" ]; then
+  say "building strict mode's checker (comparator, lean4export)"
+  if ! lake build Comparator/comparator lean4export/lean4export; then
+    say "warning: could not build comparator / lean4export: strict mode (lean.verify = strict) will not work"
+  fi
+  if [ -x "$LANDRUN" ] || have landrun; then
+    say "landrun found"
+  elif have go; then
+    say "building the landrun sandbox (Go) at $LANDRUN_REV"
+    tmpd="$(mktemp -d)"
+    if git clone --quiet https://github.com/Zouuup/landrun "$tmpd/landrun" \
+      && (cd "$tmpd/landrun" && git checkout --quiet "$LANDRUN_REV" && mkdir -p "$(dirname "$LANDRUN")" \
+        && go build -o "$LANDRUN" ./cmd/landrun); then
+      say "landrun built: $LANDRUN"
+    else
+      say "warning: could not build landrun: strict mode will not work ($net_hint)"
+    fi
+    rm -rf "$tmpd"
+  else
+    say "note: strict mode's sandbox (landrun) needs Go: install Go (https://go.dev/dl/) and rerun this script"
+  fi
+fi
+
+# 6. smoke test -------------------------------------------------------------------------------------
 if [ "${SKIP_SMOKE:-0}" != "1" ]; then
   say "smoke test: one theorem through the REPL (loading Mathlib takes a while)"
   req='{"cmd": "import Mathlib\ntheorem smoke (a b : ℕ) : a + b = b + a := by\n  omega"}'

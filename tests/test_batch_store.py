@@ -170,8 +170,8 @@ def test_a_failing_migration_leaves_the_store_as_it_was(tmp_path: Path, monkeypa
     ResultStore.in_run_dir(tmp_path).close()
     extra = Migration(
         SCHEMA_VERSION + 1,
-        "attempts.verified_by (test)",
-        ("ALTER TABLE attempts ADD COLUMN verified_by TEXT", "ALTER TABLE no_such_table ADD COLUMN x TEXT"),
+        "attempts.test_only_column (test)",
+        ("ALTER TABLE attempts ADD COLUMN test_only_column TEXT", "ALTER TABLE no_such_table ADD COLUMN x TEXT"),
     )
     monkeypatch.setattr(store_mod, "MIGRATIONS", (*MIGRATIONS, extra))
     monkeypatch.setattr(store_mod, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
@@ -180,11 +180,11 @@ def test_a_failing_migration_leaves_the_store_as_it_was(tmp_path: Path, monkeypa
     conn = sqlite3.connect(tmp_path / "results.sqlite")
     cols = [r[1] for r in conn.execute("PRAGMA table_info(attempts)")]
     conn.close()
-    assert "verified_by" not in cols and _schema_version(tmp_path / "results.sqlite") == SCHEMA_VERSION
-    good = Migration(SCHEMA_VERSION + 1, "attempts.verified_by (test)", extra.statements[:1])
+    assert "test_only_column" not in cols and _schema_version(tmp_path / "results.sqlite") == SCHEMA_VERSION
+    good = Migration(SCHEMA_VERSION + 1, "attempts.test_only_column (test)", extra.statements[:1])
     monkeypatch.setattr(store_mod, "MIGRATIONS", (*MIGRATIONS, good))
     with ResultStore.in_run_dir(tmp_path) as s:
-        assert "verified_by" in [r[1] for r in s.conn.execute("PRAGMA table_info(attempts)")]
+        assert "test_only_column" in [r[1] for r in s.conn.execute("PRAGMA table_info(attempts)")]
         assert s.get_meta("schema_version") == SCHEMA_VERSION + 1
 
 

@@ -358,3 +358,28 @@ def test_graph_keeps_the_premises_shown_and_reads_gzip(tmp_path) -> None:
     h = SearchGraph.load(tmp_path / "g.json.gz")
     assert h.root.extra["premises"] == [prem] and h.proof_tactics() == ["simp"]
     assert [e.kind for e in h.edges] == ["error", "proved"]
+
+
+def test_whole_proofs_in_the_whole_proof_generators_formats(run, tmp_path) -> None:
+    from prover.models.extract import complete_statement
+    from prover.models.prompts import get_proof_format
+
+    # default whole model: Goedel-Prover-V2 (a chat format): a conversation ending in the gated code
+    m = do_export(run, "whole", tmp_path / "w")
+    rows = read_rows(tmp_path / "w" / "train.jsonl")
+    assert m["prompt_format"] == "goedel-v2" and m["whole"]["chat"] is True
+    assert [r["theorem"] for r in rows] == ["alg"]  # auto: automation alone; held_0: held out; hard: unproved
+    assert m["removed"]["holdout"] == 2 and m["removed"]["automation"] == 2 and m["removed"]["duplicate"] == 1
+    thm = Theorem("alg", statement("alg"), "import Mathlib\n\n", "double", {"key": "alg"})
+    proof = f"{statement('alg')}\n  constructor\n  all_goals omega"
+    assert rows[0]["proof"] == proof
+    assert rows[0]["prompt"] == get_proof_format("goedel-v2").render(thm)
+    assert rows[0]["completion"] == [{"role": "assistant", "content": f"```lean4\nimport Mathlib\n\n{proof}\n```"}]
+    # a raw format: the prompt text and its continuation, which the generator completes into the same proof
+    config_raw = {"prompt_format": "plain"}
+    run2 = dict(run, config=run["config"].model_copy(deep=True))
+    run2["config"].whole = run2["config"].whole.model_copy(update=config_raw)
+    do_export(run2, "whole", tmp_path / "raw")
+    raw = read_rows(tmp_path / "raw" / "train.jsonl")[0]
+    assert raw["prompt"] == get_proof_format("plain").render(thm) and raw["prompt"].endswith(":= by")
+    assert complete_statement(thm, raw["completion"]) == proof

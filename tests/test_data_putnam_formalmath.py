@@ -298,7 +298,8 @@ def test_version_warning_names_both_versions_and_the_fix(shared_dir: Path) -> No
     mf = load_benchmark("minif2f", "test", shared_dir / "benchmarks")[:2]
     assert lean_version_warning(mf, "leanprover/lean4:v4.24.0") is None
     for name, info in REGISTRY.items():
-        assert info.lean_toolchain and info.source and info.license, name
+        assert info.source and info.license and info.mathlib, name
+        assert info.lean_toolchain or name == "minif2f_dspplus", name  # DSP+ does not state its toolchain
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -390,3 +391,119 @@ def test_formalmath_download_from_the_hub_asks_datasets_for_the_pinned_revision(
     with pytest.raises(dl.DownloadError, match="--from-file") as e:
         dl.download("formalmath_lite", tmp_path)
     assert "\n" not in str(e.value)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Corrected variants
+
+
+def test_rectified_minif2f_flags_the_statements_it_corrected(shared_dir: Path) -> None:
+    ts = load_benchmark("minif2f_rectified", "test", shared_dir / "benchmarks")
+    fixed = {t.name: t.meta["corrected"] for t in ts if t.meta.get("corrected")}
+    assert len(fixed) == 15  # SOURCES.md: DS-V1.5 with 15 statements fixed (Kimina)
+    assert "mathd_algebra_314" in fixed and "ℕ division" in fixed["mathd_algebra_314"]
+    assert all(v.startswith("statement corrected from minif2f_dsv15's") for v in fixed.values())
+    info = benchmark_run_info("minif2f_rectified", ts, "inline")
+    assert len(info["corrected"]) == 15 and info["benchmark_info"]["corrects"] == "minif2f_dsv15"
+    # without the original's files nothing can be compared, so nothing is flagged
+    solo = Path(shared_dir / "benchmarks" / "minif2f_rectified_test.jsonl")
+    only = load_theorems(str(solo))
+    assert not any(t.meta.get("corrected") for t in only)
+
+
+def test_proofnet_verified_download_flags_what_the_audit_found(tmp_path: Path, shared_dir: Path, monkeypatch) -> None:
+    """A local archive in ProofNet-Verified's layout, built from five shared ProofNet rows."""
+    monkeypatch.delenv("PROVER_GITHUB_CODELOAD", raising=False)
+    monkeypatch.delenv("PROVER_GITHUB_RAW", raising=False)
+    pn = _rows(shared_dir, "proofnet_valid.jsonl")[:3] + _rows(shared_dir, "proofnet_test.jsonl")[:2]
+    verified, audit = [], []
+    for i, r in enumerate(pn, 1):
+        verified.append(
+            {
+                "index": i,
+                "name": r["name"],
+                "textbook": r["proofnet_id"].split("|")[0].replace("-", " "),
+                "header": r["header"].rstrip("\n"),
+                "helper": "def aux : ℕ := 1" if i == 2 else "",
+                "informal_stmt": r["informal_statement"],
+                "formal_stmt": r["formal_statement"] + "\n  sorry",
+                "informal_proof": r["informal_proof"],
+                "formal_proof": "to avoid data contamination, the formal proof is in proofnet_verified_gt.zip",
+            }
+        )
+        faithful = i != 3
+        audit.append(
+            {
+                "file": f"proofnet-{i}.lean",
+                "stem": f"proofnet-{i}",
+                "q1_informal_status": "true_and_unambiguous",
+                "q2_faithfulness": "faithful" if faithful else "weaker",
+                "q3_provability": "true" if faithful else "false",
+                "q4_error_type": "none" if faithful else "missing_premise",
+                "reasoning": "…",
+            }
+        )
+    repo, orig = dl.PROOFNET_VERIFIED, dl.PROOFNET_INFORMAL
+    archive = _tarball(
+        f"ProofNet-Verified-{repo.commit}",
+        {
+            "data/proofnet-verified.jsonl": "\n".join(json.dumps(v, ensure_ascii=False) for v in verified),
+            "error_taxonomy/proofnet/results.jsonl": "\n".join(json.dumps(a) for a in audit),
+            "lean-toolchain": "leanprover/lean4:v4.28.0\n",
+        },
+    )
+    splits = {
+        s: "\n".join(json.dumps({"id": r["proofnet_id"], "nl_statement": "x"}) for r in pn if r["split"] == s)
+        for s in ("valid", "test")
+    }
+    files = {
+        f"https://codeload.github.com/{repo.slug}/tar.gz/{repo.commit}": archive,
+        **{
+            f"https://raw.githubusercontent.com/{orig.slug}/{orig.commit}/benchmark/{s}.jsonl": t.encode()
+            for s, t in splits.items()
+        },
+    }
+    paths = dl.download("proofnet_verified", tmp_path, fetch=lambda u: files[u])
+    assert sorted(p.name for p in paths) == ["proofnet_verified_test.jsonl", "proofnet_verified_valid.jsonl"]
+    ts = load_benchmark("proofnet_verified", None, tmp_path)
+    assert [t.name for t in ts] == [r["name"] for r in pn]
+    assert [t.statement for t in ts] == [r["formal_statement"] for r in pn]
+    assert "def aux : ℕ := 1" in ts[1].header
+    flagged = {t.name: t.meta["corrected"] for t in ts if t.meta.get("corrected")}
+    assert list(flagged) == [pn[2]["name"]]
+    assert "weaker than the informal statement (missing premise); false as stated" in flagged[pn[2]["name"]]
+    assert all(t.meta["lean_toolchain"] == "leanprover/lean4:v4.28.0" for t in ts)
+
+
+def test_dspplus_minif2f_download_flags_its_corrections(tmp_path: Path, shared_dir: Path, monkeypatch) -> None:
+    """DSP+'s datasets/minif2f.jsonl (DS-V1.5's fields) rebuilt from the shared DS-V1.5 rows with two statements
+    changed; the corrections are flagged against minif2f_dsv15 when its files are beside them."""
+    monkeypatch.delenv("PROVER_GITHUB_RAW", raising=False)
+    ds = _rows(shared_dir, "minif2f_dsv15_valid.jsonl") + _rows(shared_dir, "minif2f_dsv15_test.jsonl")
+    changed = {"mathd_numbertheory_618": "theorem mathd_numbertheory_618 (n : ℕ) (h₀ : 0 < n) : True := by"}
+    upstream = []
+    for r in ds:
+        stmt = changed.get(r["name"], r["formal_statement"]) + "\n"
+        upstream.append(
+            {
+                "name": r["name"],
+                "split": r["split"],
+                "informal_prefix": "/-- x -/",
+                "formal_statement": stmt,
+                "goal": "⊢ True",
+                "header": "import Mathlib\nopen BigOperators Real Nat Topology Rat\n",
+                "informal_statement": r["informal_statement"],
+                "informal_proof": r["informal_proof"],
+            }
+        )
+    repo = dl.DSP_PLUS
+    url = f"https://raw.githubusercontent.com/{repo.slug}/{repo.commit}/datasets/minif2f.jsonl"
+    body = "\n".join(json.dumps(u, ensure_ascii=False) for u in upstream).encode()
+    paths = dl.download("minif2f_dspplus", tmp_path, fetch=lambda u: body if u == url else b"")
+    assert sorted(p.name for p in paths) == ["minif2f_dspplus_test.jsonl", "minif2f_dspplus_valid.jsonl"]
+    for f in ("minif2f_dsv15_valid.jsonl", "minif2f_dsv15_test.jsonl"):
+        (tmp_path / f).write_text((shared_dir / "benchmarks" / f).read_text(encoding="utf-8"), encoding="utf-8")
+    ts = load_benchmark("minif2f_dspplus", None, tmp_path)
+    assert len(ts) == 488
+    flagged = {t.name: t.meta["corrected"] for t in ts if t.meta.get("corrected")}
+    assert list(flagged) == ["mathd_numbertheory_618"] and "missing n > 0" in flagged["mathd_numbertheory_618"]

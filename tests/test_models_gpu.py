@@ -94,3 +94,83 @@ def test_real_reprover_checkpoint_if_cached():
     cands = gen.generate(["n : ℕ\n⊢ gcd n n = n"], None, 8)[0]
     assert len(cands) >= 4
     assert any(c.tactic.startswith(("simp", "rw", "induction", "apply", "exact")) for c in cands)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Real checkpoints, one per preset and per whole-proof format: each needs the checkpoint in the local Hugging
+# Face cache (download it first: `hf download NAME`) and skips otherwise.
+
+PRESET_MODELS = {
+    "cpu": "kaiyuy/leandojo-lean4-tacgen-byt5-small",
+    "gpu": "ByteDance-Seed/BFS-Prover-V2-7B",
+    "internlm": "internlm/internlm2_5-step-prover",
+    "internlm-math-plus": "internlm/internlm2-math-plus-7b",
+}
+GCD_STATE = "n : ℕ\n⊢ Nat.gcd n n = n"
+
+
+def _cached(name: str) -> None:
+    from huggingface_hub import try_to_load_from_cache
+
+    if not isinstance(try_to_load_from_cache(name, "config.json"), str):
+        pytest.skip(f"{name} is not in the local Hugging Face cache")
+
+
+@pytest.mark.parametrize("preset", sorted(PRESET_MODELS))
+def test_preset_loads_its_real_checkpoint_and_proposes_tactics(preset):
+    from prover.models import StepContext
+
+    _cached(PRESET_MODELS[preset])
+    if preset != "cpu":
+        pytest.importorskip("vllm")
+    cfg = GeneratorConfig(preset=preset, device="cuda", gpu_memory_utilization=0.5)
+    gen = build_generator(cfg)
+    try:
+        n = min(cfg.num_samples, 16)
+        cands = gen.generate([GCD_STATE], None, n, contexts=[StepContext("gcd_self", ())])[0]
+    finally:
+        gen.close()
+    assert cands, f"{preset}: no candidate for a one-step goal"
+    for c in cands:
+        assert c.tactic.strip() and "<|im_end|>" not in c.tactic and ":::" not in c.tactic
+        assert "```" not in c.tactic and not c.tactic.startswith("Here is")
+        assert c.logprob <= 0 and c.num_tokens > 0
+
+
+def test_internlm_critic_prefers_no_goals():
+    """The critic's card: "no goals" scores above an open goal."""
+    from prover.models import CriticConfig, build_critic
+
+    name = "internlm/internlm2_5-step-prover-critic"
+    _cached(name)
+    critic = build_critic(CriticConfig(backend="hf", model=name, device="cuda", dtype="float16"))
+    assert critic is not None and critic.kind == "reward"
+    done, open_goal = critic.score(["no goals", "x : ℕ\nh₀ : ↑x + 4 / 100 * ↑x = 598\n⊢ 100 * x = 100 * 575"])
+    assert done > open_goal
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "deepseek-ai/DeepSeek-Prover-V2-7B",
+        "Goedel-LM/Goedel-Prover-V2-8B",
+        "AI-MO/Kimina-Prover-Preview-Distill-7B",
+        "AI-MO/Kimina-Prover-Distill-8B",
+    ],
+)
+def test_whole_proof_checkpoint_writes_a_lean_block(model):
+    from prover.lean.types import Theorem
+    from prover.models import WholeConfig, build_proof_generator
+
+    _cached(model)
+    pytest.importorskip("vllm")
+    gen = build_proof_generator(
+        WholeConfig(model=model, device="cuda", max_new_tokens=4096, max_model_len=8192, gpu_memory_utilization=0.6)
+    )
+    thm = Theorem("two_add_two", "theorem two_add_two : (2 : ℕ) + 2 = 4 := by", "import Mathlib\n")
+    try:
+        cands = gen.generate([thm], 4, seed=0)[0]
+    finally:
+        gen.close()
+    assert len(cands) == 4 and gen.usage.samples == 4
+    assert any(c.usable for c in cands), [c.problem for c in cands]

@@ -455,3 +455,73 @@ def test_a_special_token_stop_string_ends_the_tactic():
         ended = [c for c in raw if c.finished]
         assert ended and all("<|im_end|>" not in c.text for c in raw)
         assert len(gen.generate(["⊢ p"], None, 4)[0]) >= 1
+
+
+class TinyRewardModel(torch.nn.Module):
+    """Shaped like InternLM2ForRewardModel as reward-bench calls it: ``forward(input_ids, attention_mask)``
+    returns a tuple whose first item holds one score per sequence, read at its last attended token."""
+
+    def __init__(self, vocab: int, reward_token_id: int):
+        super().__init__()
+        from types import SimpleNamespace
+
+        torch.manual_seed(0)
+        self.config = SimpleNamespace(reward_token_id=reward_token_id, pad_token_id=None)
+        self.emb = torch.nn.Embedding(vocab, 16)
+        self.mix = torch.nn.GRU(16, 16, batch_first=True)
+        self.v_head = torch.nn.Linear(16, 1)
+
+    def forward(self, input_ids, attention_mask):
+        hidden, _ = self.mix(self.emb(input_ids))
+        scores = self.v_head(hidden).squeeze(-1)
+        ends = attention_mask.long().sum(1, keepdim=True) - 1
+        return (torch.gather(scores, 1, ends),)
+
+
+CHAT = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def test_reward_model_critic_scores_like_its_model_card():
+    tok = byte_tokenizer(specials=("<|im_end|>", "<|reward|>"))
+    tok.chat_template = CHAT
+    rid = tok.convert_tokens_to_ids("<|reward|>")
+    model = TinyRewardModel(EOS + 3, rid).eval()
+    critic = HFCritic(model, tok, kind="reward", batch_size=2)
+    ids = critic.reward_input("x : ℕ\n⊢ x = x")
+    text = tok.decode(ids)
+    # internlm2_5-step-prover-critic card: user asks which state is closer to 'no goals', the state answers
+    assert text == (
+        "<|im_start|>user\nWhich state is closer to 'no goals'?<|im_end|>\n"
+        "<|im_start|>assistant\nx : ℕ\n⊢ x = x<|im_end|>\n<|reward|>"
+    )
+    states = ["no goals", "x : ℕ\nh₀ : ↑x + 4 / 100 * ↑x = 598\n⊢ 100 * x = 100 * 575", "⊢ True"]
+    batched = critic.score(states)
+    alone = [critic.score([s])[0] for s in states]
+    assert batched == pytest.approx(alone, abs=1e-5)  # right padding does not move the score
+    with torch.no_grad():
+        ref = float(model(torch.tensor([ids]), torch.ones(1, len(ids)))[0][0, 0])
+    assert critic.score(["x : ℕ\n⊢ x = x"])[0] == pytest.approx(ref, abs=1e-6)
+    assert HFCritic(model, tok, kind="reward", negate=True).score(states[:1])[0] == pytest.approx(-alone[0])
+
+
+def test_critic_kind_from_the_checkpoint_config():
+    from types import SimpleNamespace
+
+    from prover.models.hf import critic_kind
+
+    assert critic_kind(SimpleNamespace(architectures=["InternLM2ForRewardModel"])) == "reward"
+    assert critic_kind(SimpleNamespace(architectures=["BertForSequenceClassification"])) == "classifier"
+    assert CriticConfig(backend="hf", model="internlm/internlm2_5-step-prover-critic").trust_remote_code
+    with pytest.raises(ModelLoadError, match="reward_token_id"):
+        HFCritic(_no_reward(), byte_tokenizer(), kind="reward")
+
+
+def _no_reward():
+    from types import SimpleNamespace
+
+    m = TinyRewardModel(10, 1)
+    m.config = SimpleNamespace(pad_token_id=None)
+    return m

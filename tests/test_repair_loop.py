@@ -45,8 +45,8 @@ class ScriptedProofs:
         for t in theorems:
             self.calls.append((t.name, n))
             texts = self.table.get(t.name, [])
-            cands = [ProofCandidate(texts[i % len(texts)], raw="", completion_tokens=10) for i in range(n)]
-            out.append(cands if texts else [])
+            k = n if texts else 0
+            out.append([ProofCandidate(texts[i % len(texts)], raw="", completion_tokens=10) for i in range(k)])
         return out
 
 
@@ -202,7 +202,7 @@ def test_modes_through_the_agent(tmp_path: Path, mode: str) -> None:
     if mode == "whole":
         assert att.status == "failed" and att.stats["failed_samples"] == cfg.repair.samples
     else:
-        assert att.status == "proved" and att.stage == "automation"
+        assert att.status == "proved" and att.stage == "automation" and att.verified_by == "repl"
         assert att.proof.endswith(APOLLO_CHAIN + "\n")
         assert att.stats["repaired"] == 1
 
@@ -218,3 +218,38 @@ def test_bad_input_is_one_line_in_the_record(tmp_path: Path) -> None:
         bad = Theorem("nope", "theorem nope : False := by")  # the double rejects an unknown statement
         att = agent.prove(bad)
     assert att.status == "error" and "\n" not in att.error
+
+
+def test_infrastructure_failure_is_never_a_final_failed(tmp_path: Path) -> None:
+    # the only sample crashes the REPL when Lean elaborates it: the attempt is an `error` (redone on resume)
+    scr = script({"boom": {"crash": True}})
+    cfg, env = make_env(tmp_path, scr)
+    cfg = cfg.model_copy(update={"mode": "repair"})
+    gen = ScriptedProofs({"t": [f"{STMT}\n  boom\n"]})
+    with env, Agent(cfg, env=env, proof_generator=gen) as agent:
+        att = agent.prove(THM)
+    assert att.status == "error" and att.error.startswith("LeanCrashed") and "\n" not in att.error
+    assert att.stats["infrastructure"] == {"LeanCrashed": cfg.repair.samples}
+
+
+def test_sorry_states_survive_a_crash(tmp_path: Path) -> None:
+    # the first portfolio tactic kills the REPL; the env rebuilds the sorry's proof state by elaborating the
+    # text again (ReplEnv.elaborate handles) and the second tactic closes it
+    scr = script({"nlinarith [h]": {"error": "linarith failed"}, "boom": {"crash": True}, APOLLO_CHAIN: {"goals": []}})
+    cfg, env = make_env(tmp_path, scr)
+    with env:
+        env.start(THM)
+        res = RepairLoop(env, RepairConfig(automation=["boom", APOLLO_CHAIN]), Budget(env, 200, 60)).repair(THM, BROKEN)
+    assert res.proved and res.stage == "automation", res.reason
+
+
+def test_hybrid_mode_through_the_agent(tmp_path: Path) -> None:
+    scr = script({"nlinarith [h]": {"error": "linarith failed"}, "subst h": {"goals": ["x : ℕ\n⊢ 2 + 2 = 4"]}})
+    scr["tactics"]["x : ℕ\n⊢ 2 + 2 = 4"] = {"norm_num": {"goals": []}}
+    cfg, env = make_env(tmp_path, scr)
+    cfg = cfg.model_copy(update={"mode": "hybrid", "repair": RepairConfig(automation=[], samples=1)})
+    steps = ScriptedGenerator({G: ["subst h"], "x : ℕ\n⊢ 2 + 2 = 4": ["norm_num"]})
+    with env, Agent(cfg, env=env, generator=steps, proof_generator=ScriptedProofs({"t": [BROKEN]})) as agent:
+        att = agent.prove(THM, seed=1)
+    assert att.status == "proved" and att.mode == "hybrid" and att.stage == "search"
+    assert att.proof.endswith("  subst h\n  norm_num\n") and att.expansions >= 2

@@ -142,3 +142,25 @@ def test_bad_comparisons_are_one_line_errors(tmp_path: Path, capsys) -> None:
     assert "no results store here" in err and "\n" not in err
     assert main(["report", str(a), "--out", str(tmp_path / "c.html")]) == 2
     assert "--out is for comparing" in capsys.readouterr().err
+
+
+def test_corrected_statements_are_reported_apart(tmp_path: Path, shared_dir: Path, capsys) -> None:
+    from data.benchmarks import benchmark_run_info, load_benchmark
+
+    ts = load_benchmark("minif2f_rectified", "test", shared_dir / "benchmarks")
+    fixed = [t for t in ts if t.meta.get("corrected")][:2]
+    plain = [t for t in ts if not t.meta.get("corrected")][:2]
+    sel = fixed + plain
+    table = {fixed[0].name: ["proved"], plain[0].name: ["proved"]}
+    config = load_config(None, {"batch.attempts": 1, "batch.workers": 1})
+    factory = AgentFactory(generator=no_generator, env=no_env, agent=OutcomeAgents(table))
+    info = {"benchmark": "minif2f_rectified", **benchmark_run_info("minif2f_rectified", sel)}
+    BatchRunner(config, sel, tmp_path, factory=factory, progress=False, info=info).run()
+    rep = write_report(tmp_path)
+    cor = rep["corrected"]
+    assert [c["name"] for c in cor["theorems"]] == [t.name for t in fixed]
+    assert cor["summary"]["theorems"] == 2 and cor["summary"]["solved"] == 1
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "Corrected statements (reported apart)" in page and "corrected from minif2f_dsv15" in page
+    assert main(["report", str(tmp_path), "--no-plots"]) == 0
+    assert "statements this variant corrected: 2, solved 1" in capsys.readouterr().out

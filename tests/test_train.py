@@ -206,3 +206,47 @@ def test_perplexity_scorer_matches_the_models_own_loss(folders) -> None:
         with torch.no_grad():
             want = model(input_ids=ids, labels=labels).loss.item()
         assert g == pytest.approx(want, rel=1e-4)
+
+
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def test_sft_of_a_whole_proof_model_on_gated_proofs_in_a_chat_format(folders, tmp_path, monkeypatch) -> None:
+    from data.export import RunData
+    from prover.lean.types import Theorem
+    from prover.models.config import WholeConfig
+    from prover.models.prompts import get_proof_format
+    from prover.models.whole import build_proof_generator
+    from prover.train.sft import train_sft
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    chat_model = tmp_path / "chat-gpt2"
+    shutil.copytree(folders["gpt2"], chat_model)
+    tok = byte_tokenizer()
+    tok.chat_template = CHATML
+    tok.save_pretrained(chat_model)
+    names = [f"t{i}" for i in range(8)]
+    stmts = {n: f"theorem {n} (a : ℕ) : a + {i} = {i} + a := by" for i, n in enumerate(names)}
+    run = RunData(
+        path="run",
+        theorems=[{"key": n, "name": n, "statement": stmts[n], "header": "import Mathlib\n"} for n in names],
+        attempts=[{"theorem": n, "attempt": 0, "status": "proved", "proof": stmts[n] + "\n  omega"} for n in names],
+    )
+    config = double_config(Path("/dev/null"), **{"train.export.holdout": [], "train.export.valid_fraction": 0.4,
+                                                 "generator.automation": ["rfl"]})  # fmt: skip
+    whole = WholeConfig(model="Goedel-LM/Goedel-Prover-V2-8B", prompt_format="goedel-v2")
+    ex = Exporter("whole", config.generator, config.train.export, whole=whole)
+    ex.add_run(run)
+    ex.write(tmp_path / "whole")
+    out = tmp_path / "out"
+    train_sft(tmp_path / "whole", out, tiny_cfg(max_length=512), str(chat_model))
+    assert_lowered(out)
+    info = json.loads((out / "final" / CHECKPOINT_INFO).read_text())
+    assert info["proof_format"] == "goedel-v2" and "prompt_format" not in info
+    assert get_proof_format("auto", str(out / "final")).name == "goedel-v2"  # what `whole.prompt_format=auto` picks
+    gen = build_proof_generator(WholeConfig(backend="hf", model=str(out / "final"), device="cpu", max_new_tokens=8))
+    thm = Theorem("t0", stmts["t0"], "import Mathlib\n", "test", {"key": "t0"})
+    assert len(gen.generate([thm], 1)[0]) == 1

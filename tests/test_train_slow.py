@@ -77,13 +77,26 @@ def test_iterate_round_end_to_end_on_the_double(folders, tmp_path, capsys) -> No
     theorems = double_theorems(script)
     out = tmp_path / "it"
     config.train.iterate.rounds = 1
+    # a crash in the export stage: the rerun keeps the finished batch and goes on from the export
+    import prover.train.iterate as iterate_mod
+
+    def crash(*a: object, **k: object) -> None:
+        raise RuntimeError("simulated crash during the export")
+
+    real_export, iterate_mod.export = iterate_mod.export, crash
+    try:
+        with pytest.raises(RuntimeError, match="simulated crash"):
+            run_iterate(config, theorems, out)
+    finally:
+        iterate_mod.export = real_export
+    assert set(json.loads((out / "round-0" / "round.json").read_text())["stages"]) == {"batch"}
     first = run_iterate(config, theorems, out)
     r0 = json.loads((out / "round-0" / "round.json").read_text())
     assert set(r0["stages"]) == {"batch", "export", "train"} and r0["solved"] == 3
     assert r0["stages"]["export"]["rows"]["train"] == 3  # (state, rfl) of each easy theorem
     model0 = out / "round-0" / "model" / "final"
     assert first["model"] == str(model0) and (model0 / "prover.json").is_file()
-    # a second round with the new checkpoint; round 0 is not redone
+    # a second round with the new checkpoint; round 0 (batch included, across the crash) is not redone
     config.train.iterate.rounds = 2
     second = run_iterate(config, theorems, out)
     with ResultStore.in_run_dir(out / "round-0" / "batch", readonly=True) as store:

@@ -436,6 +436,17 @@ def render_run(rep: dict[str, Any], rows: Sequence[dict[str, Any]], images: dict
                 [[k["name"], k["reason"], f"{k['c']}/{k['n']}"] for k in rep["known_issues"]],
             ),
         ]
+    if rep.get("corrected"):
+        cor = rep["corrected"]
+        body += [
+            "<h2>Corrected statements (reported apart)</h2>",
+            f"<p>{cor['summary']['theorems']} statements differ from the benchmark this variant corrects; solved "
+            f"{cor['summary']['solved']}, pass@1 {pct(cor['summary']['pass_at_k']['1'])}.</p>",
+            table(
+                ["theorem", "what was corrected", "proved/n"],
+                [[c["name"], c["reason"], f"{c['c']}/{c['n']}"] for c in cor["theorems"]],
+            ),
+        ]
     if rep["skipped_known_issues"]:
         body += [
             "<h2>Skipped (known issues)</h2>",

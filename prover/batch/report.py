@@ -92,6 +92,21 @@ def run_info(meta: dict[str, Any], sessions: list[dict[str, Any]]) -> dict[str, 
     }
 
 
+def _corrected(flagged: list[dict[str, Any]], rows: list[dict[str, Any]], summary: Any) -> dict[str, Any] | None:
+    """The statements a corrected variant changed (``meta["corrected"]``), reported apart: each with its reason
+    and outcome, and pass@k over them."""
+    if not flagged:
+        return None
+    by_key = {r["key"]: r for r in rows}
+    sel = [(f, by_key[f["key"]]) for f in flagged if f.get("key") in by_key]
+    return {
+        "theorems": [
+            {"name": f["name"], "reason": f["reason"], "n": r["n"], "c": r["c"], "solved": r["solved"]} for f, r in sel
+        ],
+        "summary": summary([r for _, r in sel]),
+    }
+
+
 def build_report(store: ResultStore) -> dict[str, Any]:
     meta = store.meta()
     K = int(meta.get("attempts") or 1)
@@ -207,6 +222,7 @@ def build_report(store: ResultStore) -> dict[str, Any]:
         "benchmark_info": meta.get("benchmark_info"),
         "answers": meta.get("answers"),
         "answer_problems": meta.get("answer_problems") or [],
+        "corrected": _corrected(meta.get("corrected") or [], rows, summary),
         "attempts": {
             "total": sum(status_counts.values()),
             "expected": K * len(rows),
@@ -321,6 +337,9 @@ def format_summary(rep: dict[str, Any]) -> str:
         lines.append(f"  known-issue statements solved: {len(solved)}" + (f" ({', '.join(solved)})" if solved else ""))
     if rep["skipped_known_issues"]:
         lines.append(f"  skipped (known issues): {len(rep['skipped_known_issues'])}")
+    if rep.get("corrected"):
+        cs = rep["corrected"]["summary"]
+        lines.append(f"  statements this variant corrected: {cs['theorems']}, solved {cs['solved']}")
     t = rep["time"]
     st = rep["attempts"]["by_status"]
     lines.append(

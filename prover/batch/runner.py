@@ -366,6 +366,7 @@ def row_from_attempt(job: Job, attempt: ProofAttempt, *, worker: str, started: f
         expansions=int(attempt.expansions),
         lean_calls=int(attempt.lean_calls),
         lean_version=attempt.lean_version,
+        verified_by=attempt.verified_by if attempt.status == "proved" else None,
         worker=worker,
         started=started,
         finished=time.time(),
@@ -687,7 +688,7 @@ FINGERPRINT_SECTIONS = ("generator", "search", "retrieval")
 # Lean settings that change results: what a tactic may take, what the gate accepts, which Lean answers.
 # (Memory limits, recycling and the statement's timeout only decide whether an attempt is cut short, which
 # makes it an error that is redone; the project's path matters through its toolchain and Mathlib revision.)
-FINGERPRINT_LEAN = ("timeout", "allowed_axioms", "repl_command", "replay_path")
+FINGERPRINT_LEAN = ("timeout", "allowed_axioms", "repl_command", "replay_path", "verify", "text_policy")
 
 
 def config_fingerprint(config: ProverConfig) -> dict[str, Any]:

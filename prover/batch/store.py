@@ -88,10 +88,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE sessions ADD COLUMN lean_version_source TEXT",
         ),
     ),
+    Migration(
+        3,
+        "attempts.verified_by: which mode checked a proof ('repl': the REPL gate; 'strict': then the checker)",
+        ("ALTER TABLE attempts ADD COLUMN verified_by TEXT",),
+    ),
 )
 MIGRATIONS += (
     Migration(
-        3,
+        4,
         "attempts.mode / stage / samples / tokens / stats: the proving mode, the repair stage that closed the "
         "proof, whole-proof samples and tokens spent, per-mode details (JSON)",
         (
@@ -139,6 +144,7 @@ class AttemptRow:
     started: float | None = None
     finished: float | None = None
     tries: int = 1
+    verified_by: str | None = None  # "repl" | "strict" for a proved row
     mode: str = "step"
     stage: str | None = None  # whole-proof modes: the stage that closed the proof (repair.loop.STAGES)
     samples: int = 0

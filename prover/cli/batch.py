@@ -211,6 +211,7 @@ def run_batch_cmd(args: argparse.Namespace) -> int:
         + (f" on Ray ({b.ray_address})" if b.ray_address else "")
         + (f"; {len(marked)} known-issue statement(s) marked" if marked else "")
         + (f"; {len(skipped)} known-issue statement(s) skipped" if skipped else "")
+        + (f"; {len(info['corrected'])} corrected statement(s) reported apart" if info.get("corrected") else "")
         + f" → {args.out}",
         file=sys.stderr,
     )
@@ -353,9 +354,11 @@ def _register_data(sub: argparse._SubParsersAction) -> None:
     ls = dsub.add_parser("list", help="benchmarks available in the benchmark directory")
     ls.add_argument("--benchmark-dir", type=Path, metavar="DIR")
     ls.set_defaults(func=run_list_cmd)
+    from prover.cli.mutate import register_data_mutate
     from prover.cli.train import register_data_export
 
     register_data_export(dsub)
+    register_data_mutate(dsub)
 
 
 def run_download_cmd(args: argparse.Namespace) -> int:

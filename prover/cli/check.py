@@ -1,12 +1,13 @@
 """``prover check``: run a Lean file through the REPL with the soundness gate.
 
-    prover check FILE.lean [--theorem NAME] [--lean-project DIR] [--config FILE] [--timeout SECONDS]
+    prover check FILE.lean [--theorem NAME] [--strict] [--lean-project DIR] [--config FILE] [--timeout SECONDS]
 
 The file (its ``import`` lines are the header) must elaborate with no error and no ``sorry``, declare no
 ``axiom``, and the theorems it declares (or only ``--theorem NAME``) may use only the allowed axioms
 (``lean.allowed_axioms``; default ``propext``, ``Classical.choice``, ``Quot.sound``). Lean's messages are
-printed as ``FILE:line:col: severity: text``. Exit status: 0 sound, 1 not sound (or Lean timed out),
-2 bad input (missing file, unknown theorem, Lean not set up).
+printed as ``FILE:line:col: severity: text``. ``--strict``: then the independent checker (comparator) must
+agree (``prover.lean.strict``). Exit status: 0 sound, 1 not sound (or Lean timed out), 2 bad input (missing
+file, unknown theorem, Lean or the strict checker not set up).
 """
 
 from __future__ import annotations
@@ -32,15 +33,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--theorem", metavar="NAME", help="audit only this theorem's axioms (default: every theorem)")
     add_options(p, "--lean-project", "--config", "--set")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="Lean time limit per command (lean.timeout)")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="after the REPL gate, check with the independent checker (lean.verify = strict; see README)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("-q", "--quiet", action="store_true", help="print errors and the verdict only")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from prover.lean.gate import SoundnessGate
     from prover.lean.project import project_lean_version
-    from prover.lean.repl import ReplProcess
+    from prover.lean.repl_env import ReplEnv
     from prover.lean.syntax import scan
     from prover.lean.types import LeanTimeout
 
@@ -58,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.timeout is not None and args.timeout <= 0:
         raise UserError("--timeout must be positive")
-    config = load_config_from_args(args, {"lean.timeout": args.timeout})
+    strict = "strict" if args.strict else None
+    config = load_config_from_args(args, {"lean.timeout": args.timeout, "lean.verify": strict})
 
     names = None
     if args.theorem:
@@ -70,13 +76,12 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{path}: no declaration named {args.theorem}{hint}")
         names = [args.theorem]
 
-    gate = SoundnessGate.from_config(config.lean)
     shown = str(path)
     try:
-        with ReplProcess(config.lean) as proc:
-            result = gate.check_file(proc, text, names)
+        with ReplEnv(config.lean) as env:
+            result = env.check_file(text, names)
             if result.lean_version is None:
-                result = replace(result, lean_version=proc.lean_version or project_lean_version(config.lean))
+                result = replace(result, lean_version=env.lean_version or project_lean_version(config.lean))
     except LeanTimeout as e:
         print(f"{shown}: not checked: Lean timed out ({e})", file=sys.stderr)
         if args.json:
@@ -93,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
                     "axioms": list(result.axioms),
                     "messages": [m.format(shown) for m in result.messages],
                     "lean_version": result.lean_version,
+                    "verified_by": result.verified_by,
                 },
                 ensure_ascii=False,
             )
@@ -106,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
     version = f" [Lean {result.lean_version}]" if result.lean_version else ""
     if result.sound:
         axioms = ", ".join(result.axioms) if result.axioms else "none"
-        print(f"{shown}: OK, sound (axioms: {axioms}){version}")
+        mode = ", strict: comparator agrees" if result.verified_by == "strict" else ""
+        print(f"{shown}: OK, sound (axioms: {axioms}{mode}){version}")
         return 0
     print(f"{shown}: NOT SOUND{version}")
     for r in result.reasons:

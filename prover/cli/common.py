@@ -29,9 +29,10 @@ _OPTIONS: dict[str, tuple[dict[str, Any], str | None]] = {
     ),
     "--preset": (
         {
-            "choices": ["cpu", "gpu", "internlm"],
-            "help": "generator preset (generator.preset): cpu = ReProver ByT5 on transformers, "
-            "gpu = BFS-Prover-V2-7B on vLLM, internlm = InternLM2.5-StepProver on vLLM",
+            "choices": ["cpu", "gpu", "internlm", "internlm-math-plus"],
+            "help": "generator preset (generator.preset), each as its authors evaluate it: cpu = ReProver ByT5 on "
+            "transformers, gpu = BFS-Prover-V2-7B on vLLM, internlm = InternLM2.5-StepProver on vLLM, "
+            "internlm-math-plus = InternLM2-Math-Plus-7B on vLLM",
         },
         "generator.preset",
     ),

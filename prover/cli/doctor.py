@@ -3,8 +3,9 @@
     prover doctor [--lean-project DIR] [--config FILE] [--json]
 
 Checks Python and its packages, elan / lake / the toolchain pinned by the Lean project, Mathlib's build,
-the REPL binary, CUDA, vLLM and Ray. Exit status: 0 when proving can work (every required item is
-present), 1 otherwise; optional items (GPU, vLLM, Ray, LeanDojo) only warn.
+the REPL binary, strict mode's checker (comparator, lean4export, landrun), CUDA, vLLM and Ray. Exit status:
+0 when proving can work (every required item is present), 1 otherwise; optional items (GPU, vLLM, Ray,
+LeanDojo, and the strict checker unless lean.verify = strict) only warn.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from prover.lean.project import SetupCheck, diagnose
+from prover.lean.strict import strict_checks
 
 # (import name, distribution name, required, why)
 PYTHON_PACKAGES: list[tuple[str, str, bool, str]] = [
@@ -111,6 +113,7 @@ def all_checks(config) -> list[tuple[str, list[SetupCheck]]]:
     return [
         ("Python environment", python_checks()),
         ("Lean", diagnose(config.lean)),
+        ("Strict mode (required when lean.verify = strict)", strict_checks(config.lean)),
         ("Accelerators and engines", gpu_checks()),
     ]
 

@@ -17,7 +17,7 @@ def register_data_export(dsub: argparse._SubParsersAction) -> None:
     """``prover data export`` (registered under ``prover data``)."""
     e = dsub.add_parser(
         "export",
-        help="training data (sft / dpo / critic) from batch runs, search graphs, LeanDojo data",
+        help="training data (sft / dpo / critic / whole) from batch runs, search graphs, LeanDojo data",
         description="Read batch run directories (their store and the search graphs saved with `prover batch "
         "--save-graphs`), saved search graphs (`prover prove --save-tree`), LeanDojo Benchmark 4 traced JSON/JSONL "
         "or step files, and write a Hugging Face datasets folder: train/valid JSONL (or Parquet) split by theorem, "
@@ -27,7 +27,12 @@ def register_data_export(dsub: argparse._SubParsersAction) -> None:
     e.add_argument(
         "inputs", nargs="+", type=Path, metavar="INPUT", help="run directory, graph(s), steps or LeanDojo file"
     )
-    e.add_argument("--kind", required=True, choices=["sft", "dpo", "critic"], help="what to export")
+    e.add_argument(
+        "--kind",
+        required=True,
+        choices=["sft", "dpo", "critic", "whole"],
+        help="sft / dpo / critic: step-prover data from search graphs; whole: gated whole proofs (whole.prompt_format)",
+    )
     e.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory")
     e.add_argument(
         "--prompt-format",

@@ -63,7 +63,7 @@ class TextPolicy(BaseModel):
                 "inductive", "mutual", "open", "export", "namespace", "section", "end", "variable", "universe",
                 "set_option", "attribute", "omit", "include", "deriving", "#check", "#print", "#reduce", "#synth",
             ],
-            modifiers=["private", "protected", "noncomputable", "nonrec", "partial"],
+            modifiers=["private", "protected", "public", "noncomputable", "nonrec", "partial"],
             attributes=["*"],
             options=["*"],
             imports=["*"],
@@ -108,5 +108,6 @@ class LeanConfig(BaseModel):
     # What proved means: "repl" = the REPL gate; "strict" = the REPL gate, then an independent checker
     # replays the proof's declarations in the kernel (see README "What proved means").
     verify: Literal["repl", "strict"] = "repl"
+    strict_timeout: float = Field(default=1800.0, gt=0)  # seconds for one comparator run (two module builds)
     text_policy: TextPolicy = Field(default_factory=TextPolicy)  # proof texts written by a model
     file_policy: TextPolicy = Field(default_factory=TextPolicy.user_file)  # a user's own file (`prover check`)

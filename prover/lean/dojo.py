@@ -177,6 +177,8 @@ class DojoEnv:
         return LeanError(f"LeanDojo answered {type(res).__name__}")
 
     def check(self, theorem: Theorem, proof_text: str) -> CheckResult:
+        if self.config.verify == "strict":
+            raise LeanSetupError("strict mode (lean.verify = strict) needs the REPL backend, not LeanDojo")
         reasons = self._screen(theorem, proof_text)
         if reasons:
             return CheckResult(False, reasons=tuple(reasons))

@@ -52,6 +52,10 @@ from prover.lean.types import (
     Theorem,
 )
 
+MODULE_SYSTEM_REASON = (
+    "the file uses Lean's module system (`module` header), which the REPL gate cannot elaborate command by "
+    "command; check it with --strict"
+)
 REF_SUFFIX = "_prover_gate_ref"  # the original statement is elaborated as NAME_prover_gate_ref
 EXAMPLE_NAME = "prover_gate_example"
 
@@ -360,7 +364,8 @@ class SoundnessGate:
                 prep.reasons.append(f"the statement of {shown} was changed")
                 return prep
             if set(target.modifiers) - {"noncomputable"} != set(ref.modifiers) - {"noncomputable"}:
-                prep.reasons.append(f"{shown} is declared with other modifiers than the original statement")
+                mods = " ".join(target.modifiers) or "none"
+                prep.reasons.append(f"the statement of {shown} has other modifiers ({mods}) than the original")
                 return prep
 
         reference = _reference_text(theorem, ref_src, ref)
@@ -382,10 +387,7 @@ class SoundnessGate:
         header, body, offset = split_header(text)
         reasons = screen_text(full, self.file_policy, header_imports=full.header.modules)
         if full.header.is_module:
-            reasons.append(
-                "the file uses Lean's module system (`module` header), which the REPL gate cannot elaborate "
-                "command by command; check it with --strict"
-            )
+            reasons.append(MODULE_SYSTEM_REASON)
         src = scan(body)
         prep = _Prepared(header, body, offset, [], reasons=reasons)
         examples: list[Declaration] = []

@@ -20,12 +20,14 @@ Not thread-safe: use one `ReplEnv` per worker (they can share one `ReplPool`).
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from prover.lean.config import LeanConfig
-from prover.lean.gate import SoundnessGate, split_header
+from prover.lean.gate import MODULE_SYSTEM_REASON, SoundnessGate, split_header
+from prover.lean.strict import ComparatorChecker, StrictJob, job_for_file, job_for_theorem
+from prover.lean.syntax import scan
 from prover.lean.types import (
     CheckResult,
     CommandResult,
@@ -53,6 +55,18 @@ class _Node:
 
 def _theorem_key(t: Theorem) -> tuple[str, str, str]:
     return (t.name, t.statement, t.header)
+
+
+class _NoLean:
+    """A command runner for checks the static screen decides: it is never asked anything."""
+
+    lean_version = None
+
+    def header_env(self, header: str) -> int:
+        raise AssertionError("the static screen should have decided")
+
+    def command(self, cmd: str, env: int | None = None, **kw: Any) -> Any:
+        raise AssertionError("the static screen should have decided")
 
 
 class _Counting:
@@ -175,14 +189,34 @@ class ReplEnv:
         return Elaboration(res.messages, res.sorries, tuple(states), res.error)
 
     def check(self, theorem: Theorem, proof_text: str) -> CheckResult:
-        proc = self._process(self.gate.header_for(theorem, proof_text))
-        return self.gate.check(_Counting(proc, self), theorem, proof_text)
+        header = self.gate.header_for(theorem, proof_text)
+        proc = self._process(header)
+        res = self.gate.check(_Counting(proc, self), theorem, proof_text)
+        if res.sound and self.config.verify == "strict":
+            res = self._strict(res, job_for_theorem(theorem, proof_text, header))
+        return res
 
     def check_file(self, text: str, names: list[str] | None = None) -> CheckResult:
         """Gate a whole file (``prover check``): see `SoundnessGate.check_file`."""
         header, _, _ = split_header(text)
+        if scan(header).header.is_module:  # the REPL gate cannot elaborate it: its static screen, then strict
+            res = self.gate.check_file(_NoLean(), text, names)
+            if self.config.verify != "strict" or set(res.reasons) != {MODULE_SYSTEM_REASON}:
+                return res
+            return self._strict(replace(res, sound=True, reasons=()), job_for_file(text, names))
         proc = self._process(header)
-        return self.gate.check_file(_Counting(proc, self), text, names)
+        res = self.gate.check_file(_Counting(proc, self), text, names)
+        if res.sound and self.config.verify == "strict":
+            res = self._strict(res, job_for_file(text, names))
+        return res
+
+    def _strict(self, res: CheckResult, job: StrictJob) -> CheckResult:
+        """The independent checker after the REPL gate (`prover.lean.strict`): sound only if both accept."""
+        verdict = ComparatorChecker(self.config).check(job, self.config.allowed_axioms)
+        if verdict.ok:
+            return replace(res, sound=True, reasons=(), verified_by="strict")
+        why = verdict.reason or "strict: rejected"
+        return replace(res, sound=False, reasons=(*res.reasons, why), verified_by="strict")
 
     def proof_path(self, state: TacticState | ProofFinished) -> list[str]:
         """The tactics from the root to ``state`` (a state or a `ProofFinished` this env returned)."""

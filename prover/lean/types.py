@@ -280,6 +280,7 @@ class CheckResult:
     axioms: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()  # why it is not sound, one line each
     lean_version: str | None = None
+    verified_by: str = "repl"  # "repl": the REPL gate; "strict": the gate, then the independent checker
 
 
 @dataclass(frozen=True, slots=True)

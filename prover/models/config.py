@@ -152,6 +152,14 @@ class CriticConfig(BaseModel):
     _device = field_validator("device")(classmethod(lambda cls, v: _check_device(v)))
     _dtype = field_validator("dtype")(classmethod(lambda cls, v: _check_dtype(v)))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _internlm_code(cls, data: Any) -> Any:
+        # InternLM's critic is a reward model with its own code: it loads only with trust_remote_code
+        if isinstance(data, dict) and "trust_remote_code" not in data and _is_internlm(str(data.get("model", ""))):
+            data = {**data, "trust_remote_code": True}
+        return data
+
 
 class BackendConfig(BaseModel):
     """Where a model runs and how it is loaded: the keys tactic and whole-proof generators share."""

@@ -68,8 +68,9 @@ def load_hf(
     trust_remote_code: bool = False,
     timeout: float = 900.0,
 ) -> tuple[Any, Any, str]:
-    """Load ``(model, tokenizer, device)``; ``kind`` is ``generator`` (seq2seq or causal LM, from the config) or
-    ``critic`` (sequence classification). Fails within ``timeout`` seconds with a one-line `ModelLoadError`."""
+    """Load ``(model, tokenizer, device)``; ``kind`` is ``generator`` (seq2seq or causal LM, from the config),
+    ``critic`` (sequence classification) or ``reward`` (a reward model's own class through ``AutoModel``, e.g.
+    InternLM2.5-StepProver's critic). Fails within ``timeout`` seconds with a one-line `ModelLoadError`."""
     dev = resolve_device(device)
     offline = hub_offline()
     what = "tactic generator" if kind == "generator" else "critic"
@@ -77,6 +78,7 @@ def load_hf(
     def _load() -> tuple[Any, Any]:
         from transformers import (
             AutoConfig,
+            AutoModel,
             AutoModelForCausalLM,
             AutoModelForSeq2SeqLM,
             AutoModelForSequenceClassification,
@@ -88,6 +90,8 @@ def load_hf(
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_name or name, **common)
         if kind == "critic":
             cls = AutoModelForSequenceClassification
+        elif kind == "reward":
+            cls = AutoModel
         else:
             cls = AutoModelForSeq2SeqLM if getattr(config, "is_encoder_decoder", False) else AutoModelForCausalLM
         model = cls.from_pretrained(name, config=config, **dtype_kwarg(resolve_dtype(dtype, dev)), **common)
@@ -418,11 +422,25 @@ class HFGenerator:
         return out
 
 
-class HFCritic:
-    """A learned critic: a sequence-classification model scoring goal states (higher = more promising).
+def critic_kind(config: Any) -> str:
+    """``reward`` for a checkpoint whose architecture is a reward model (``InternLM2ForRewardModel``),
+    else ``classifier``."""
+    archs = getattr(config, "architectures", None) or []
+    return "reward" if any(str(a).endswith("RewardModel") for a in archs) else "classifier"
 
-    One output (regression) is the score itself; several classes give the probability of the last class
-    (e.g. "provable"). ``negate`` turns a distance-to-``no goals`` regressor into higher-is-better.
+
+class HFCritic:
+    """A learned critic scoring goal states (higher = more promising).
+
+    ``classifier``: a sequence-classification model over the state text; one output (regression) is the score
+    itself, several classes give the probability of the last class (e.g. "provable"). ``negate`` turns a
+    distance-to-``no goals`` regressor into higher-is-better.
+
+    ``reward``: a reward model with its own code, scored as its model card does
+    (``internlm/internlm2_5-step-prover-critic``: ``AutoModel`` + ``trust_remote_code``, ``model.get_score``):
+    the chat "user: ``reward_question``, assistant: the state" through the tokenizer's chat template, the
+    model's ``reward_token_id`` appended, one score per chat (its first output, one value per sequence, read at
+    the last real token: sequences are right-padded with an attention mask, as reward-bench batches them).
     """
 
     def __init__(
@@ -434,13 +452,25 @@ class HFCritic:
         max_input_tokens: int = 2048,
         prompt_template: str = "{state}",
         negate: bool = False,
+        kind: str = "classifier",
+        reward_question: str = "Which state is closer to 'no goals'?",
     ) -> None:
+        if kind not in ("classifier", "reward"):
+            raise ValueError(f"critic kind must be 'classifier' or 'reward', not {kind!r}")
         self.model = model
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.max_input_tokens = max_input_tokens
         self.prompt_template = prompt_template
         self.negate = negate
+        self.kind = kind
+        self.reward_question = reward_question
+        self.reward_token_id: int | None = None
+        if kind == "reward":
+            rid = getattr(model.config, "reward_token_id", None)
+            if not isinstance(rid, int):
+                raise ModelLoadError("a reward-model critic needs reward_token_id in its config (none found)")
+            self.reward_token_id = rid
         self.device = next(model.parameters()).device
         self._lock = threading.Lock()
         if tokenizer.pad_token_id is None and tokenizer.eos_token is not None:
@@ -452,9 +482,12 @@ class HFCritic:
     def from_config(cls, cfg: CriticConfig) -> HFCritic:
         if not cfg.model:
             raise ModelLoadError("critic.backend = 'hf' needs critic.model (a hub id or a local folder)")
+        kind = cfg.kind
+        if kind == "auto":
+            kind = _checkpoint_critic_kind(cfg.model, cfg.trust_remote_code)
         model, tokenizer, _ = load_hf(
             cfg.model,
-            kind="critic",
+            kind="critic" if kind == "classifier" else "reward",
             device=cfg.device,
             dtype=cfg.dtype,
             trust_remote_code=cfg.trust_remote_code,
@@ -470,12 +503,16 @@ class HFCritic:
             max_input_tokens=cfg.max_input_tokens,
             prompt_template=template,
             negate=cfg.negate,
+            kind=kind,
+            reward_question=cfg.reward_question,
         )
 
     def close(self) -> None:
         _release(self)
 
     def score(self, states: Sequence[str]) -> list[float]:
+        if self.kind == "reward":
+            return self._score_reward(states)
         import torch
 
         scores: list[float] = []
@@ -501,3 +538,51 @@ class HFCritic:
                 vals = logits[:, 0] if logits.shape[-1] == 1 else torch.softmax(logits, dim=-1)[:, -1]
                 scores.extend(float(-v if self.negate else v) for v in vals.cpu())
         return scores
+
+    def reward_input(self, state: str) -> list[int]:
+        """The token ids a reward-model critic scores for ``state`` (chat template + reward token)."""
+        chat = [
+            {"role": "user", "content": self.reward_question},
+            {"role": "assistant", "content": critic_input(state, self.prompt_template)},
+        ]
+        text = self.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=False)
+        ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])[-(self.max_input_tokens - 1) :]
+        if not ids or ids[-1] != self.reward_token_id:
+            ids.append(int(self.reward_token_id or 0))
+        return ids
+
+    def _score_reward(self, states: Sequence[str]) -> list[float]:
+        import torch
+
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        scores: list[float] = []
+        with self._lock, torch.inference_mode():
+            for i in range(0, len(states), self.batch_size):
+                rows = [self.reward_input(s) for s in states[i : i + self.batch_size]]
+                width = max(len(r) for r in rows)
+                ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=self.device)
+                mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], device=self.device)
+                try:
+                    out = self.model(input_ids=ids, attention_mask=mask)
+                except Exception as e:
+                    if is_oom(e):
+                        raise GenerationError(
+                            f"out of memory scoring {len(rows)} states on {self.device}: lower critic.batch_size"
+                        ) from e
+                    raise
+                first = out[0] if isinstance(out, (tuple, list)) else out.logits
+                vals = first.float().reshape(len(rows), -1)[:, -1]
+                scores.extend(float(-v if self.negate else v) for v in vals.cpu())
+        return scores
+
+
+def _checkpoint_critic_kind(name: str, trust_remote_code: bool) -> str:
+    """`critic_kind` of a checkpoint's config (``classifier`` when the config cannot be read here: loading
+    then fails with the real reason)."""
+    try:
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code, local_files_only=hub_offline())
+    except Exception:  # noqa: BLE001 - the load reports it
+        return "classifier"
+    return critic_kind(config)

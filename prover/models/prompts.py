@@ -505,9 +505,10 @@ def detect_proof_format(model: str) -> str:
 
 
 def get_proof_format(name: str, model: str = "", template: str = "") -> ProofFormat:
-    """Resolve a ``whole.prompt_format`` value (``auto`` looks at the model name)."""
+    """Resolve a ``whole.prompt_format`` value (``auto``: the format a `prover train` checkpoint was trained with,
+    else from the model name)."""
     if name == "auto":
-        name = detect_proof_format(model)
+        name = checkpoint_info(model).get("proof_format") or detect_proof_format(model)
     if name == "template":
         if not template:
             raise ValueError("whole.prompt_format = 'template' needs whole.prompt_template")

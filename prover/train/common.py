@@ -48,13 +48,15 @@ def say(msg: str) -> None:
 # Data
 
 
-def load_splits(data_dir: Path | str, kind: str) -> tuple[Any, Any, dict[str, Any]]:
-    """``(train, valid or None, manifest)`` of an export directory of ``kind`` as `datasets.Dataset`s."""
+def load_splits(data_dir: Path | str, kind: str, accepts: tuple[str, ...] = ()) -> tuple[Any, Any, dict[str, Any]]:
+    """``(train, valid or None, manifest)`` of an export directory of ``kind`` (or one of ``accepts``) as
+    `datasets.Dataset`s."""
     import datasets
 
     m = load_manifest(data_dir)
-    if m["kind"] != kind:
-        raise UserError(f"{data_dir} holds {m['kind']} data; `prover train {kind}` needs `--kind {kind}` data")
+    if m["kind"] not in (kind, *accepts):
+        want = " or ".join(f"`--kind {k}`" for k in (kind, *accepts))
+        raise UserError(f"{data_dir} holds {m['kind']} data; `prover train {kind}` needs {want} data")
     builder = "parquet" if m["files"]["train"].endswith(".parquet") else "json"
     out = []
     for split in ("train", "valid"):
@@ -321,7 +323,9 @@ def train_and_save(
             "trained_by": f"prover train {kind}",
             "kind": kind,
             "base_model": base_model,
-            "prompt_format": manifest.get("prompt_format") if manifest else None,
+            # the step prompt format, or for whole-proof data the whole-proof format (`whole.prompt_format`)
+            **({"proof_format": manifest.get("prompt_format")} if manifest and manifest.get("kind") == "whole"
+               else {"prompt_format": manifest.get("prompt_format") if manifest else None}),  # fmt: skip
             "prompt_template": (manifest.get("generator") or {}).get("prompt_template") if manifest else None,
             "critic_prompt_template": (manifest.get("generator") or {}).get("critic_prompt_template")
             if manifest

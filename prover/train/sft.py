@@ -1,4 +1,6 @@
-"""Supervised fine-tuning of a tactic generator on exported (prompt, completion) pairs.
+"""Supervised fine-tuning of a tactic generator on exported (prompt, completion) pairs, or of a whole-proof
+generator on exported gated proofs (``--kind whole`` data; chat formats train on the conversation through the
+tokenizer's chat template, as the backends prompt at inference).
 
 * **causal** (InternLM2.5-StepProver, BFS-Prover style): trl's ``SFTTrainer`` on the prompt-completion columns,
   loss on the completion only (trl appends the tokenizer's EOS);
@@ -13,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from prover.errors import UserError
 from prover.train.common import (
     architecture,
     load_model,
@@ -37,9 +40,11 @@ def train_sft(
     if prepare_run(out, "sft", data_dir, model_name, cfg, force):
         say(f"{out}/final is complete; nothing to do")
         return {}
-    train, valid, manifest = load_splits(data_dir, "sft")
+    train, valid, manifest = load_splits(data_dir, "sft", accepts=("whole",))
     train, valid = train.select_columns(COLUMNS), valid.select_columns(COLUMNS) if valid is not None else None
     arch = architecture(model_name, cfg)
+    if arch == "seq2seq" and not isinstance(train[0]["prompt"], str):
+        raise UserError(f"{data_dir} holds chat conversations; train them on a causal (chat) model, not {model_name}")
     tokenizer = load_tokenizer(model_name, cfg)
     say(f"sft ({arch}{', LoRA' if cfg.lora.enabled else ''}) of {model_name} on {len(train)} rows → {out}")
     if arch == "seq2seq":

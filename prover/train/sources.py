@@ -31,12 +31,27 @@ def graph_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*") if p.is_file() and p.name.endswith((".json", ".json.gz")))
 
 
-def read_run_dir(run_dir: Path | str) -> RunData:
+def _benchmark_meta(spec: str | None, split: str | None, benchmark_dir: Any) -> dict[str, dict[str, Any]]:
+    """The fields of the run's benchmark rows (informal statements, ...) by theorem key; ``{}`` when the
+    benchmark cannot be read any more (the store alone still gives names, headers and statements)."""
+    if not spec:
+        return {}
+    from data.benchmarks import load_theorems
+
+    try:
+        ts = load_theorems(spec, None if split in (None, "", "all") else split, benchmark_dir)
+    except (UserError, OSError, ValueError):
+        return {}
+    return {str(t.meta.get("key") or t.name): dict(t.meta) for t in ts}
+
+
+def read_run_dir(run_dir: Path | str, benchmark_dir: Any = None) -> RunData:
     run_dir = Path(run_dir)
     with ResultStore.in_run_dir(run_dir, readonly=True) as store:
         theorems = store.theorems()
         attempts = store.attempts()
         config = store.get_meta("config") or {}
+        spec, split = store.get_meta("benchmark"), store.get_meta("split")
     gdir = (config.get("batch") or {}).get("graphs_dir")
     candidates = [Path(gdir)] if gdir else []
     candidates.append(run_dir / "graphs")  # also when the run directory was moved
@@ -45,7 +60,9 @@ def read_run_dir(run_dir: Path | str) -> RunData:
         if d.is_dir():
             files = graph_files(d)
             break
-    return RunData(path=str(run_dir), theorems=theorems, attempts=attempts, graph_files=files)
+    bdir = benchmark_dir or (config.get("batch") or {}).get("benchmark_dir")
+    meta = _benchmark_meta(spec, split, bdir)
+    return RunData(path=str(run_dir), theorems=theorems, attempts=attempts, graph_files=files, meta=meta)
 
 
 def _is_graph_file(path: Path) -> bool:
@@ -60,7 +77,7 @@ def _is_graph_file(path: Path) -> bool:
         return False
 
 
-def add_input(exporter: Exporter, path: Path | str) -> str:
+def add_input(exporter: Exporter, path: Path | str, benchmark_dir: Any = None) -> str:
     """Read one input into ``exporter``; returns what it was (``run``, ``graphs``, ``graph``, ``steps``,
     ``leandojo``). Anything else is a one-line error."""
     p = Path(path)
@@ -68,8 +85,8 @@ def add_input(exporter: Exporter, path: Path | str) -> str:
         raise UserError(f"{p}: no such file or directory")
     if p.is_dir():
         if (p / DB_NAME).is_file():
-            run = read_run_dir(p)
-            if not run.graph_files:
+            run = read_run_dir(p, benchmark_dir)
+            if not run.graph_files and exporter.kind != "whole":
                 print(
                     f"prover data export: {p}: no saved search graphs (run `prover batch --save-graphs`); "
                     "only the store's proofs are used",
@@ -111,13 +128,13 @@ def export(
         raise UserError("give at least one input (a batch run directory, search graphs, steps or LeanDojo data)")
     cfg = config.train.export
     holdout = Holdout.load(cfg.holdout, config.batch.benchmark_dir) if cfg.holdout else Holdout()
-    if scorer is None and cfg.ppl_model and kind == "sft":
+    if scorer is None and cfg.ppl_model and kind in ("sft", "whole"):
         from prover.train.perplexity import PerplexityScorer
 
         scorer = PerplexityScorer.load(cfg.ppl_model, device=cfg.ppl_device, batch_size=cfg.ppl_batch_size)
-    exporter = Exporter(kind, config.generator, cfg, holdout=holdout, scorer=scorer)
+    exporter = Exporter(kind, config.generator, cfg, holdout=holdout, scorer=scorer, whole=config.whole)
     for path in inputs:
-        add_input(exporter, path)
+        add_input(exporter, path, config.batch.benchmark_dir)
     return exporter.write(out_dir)
 
 

@@ -187,6 +187,7 @@ class Double:
         self.script = script
         self.theorems: dict[str, Any] = script.get("theorems", {})
         self.tactics: dict[str, dict[str, Any]] = script.get("tactics", {})
+        self.statements: dict[str, Any] = {" ".join(k.split()): v for k, v in script.get("statements", {}).items()}
         self.envs: list[dict[str, list[str]]] = []  # env id -> declared names -> their axioms
         self.states: list[State] = []
 
@@ -463,6 +464,10 @@ class Double:
             # the soundness gate's copy of a statement (prover/lean/gate.py): Lean elaborates it as the original
             th = self.theorems.get(name[: -len(GATE_REF_SUFFIX)])
         if th is None:
+            # `statements`: a theorem not listed by name is found by what Lean elaborates, its statement
+            # (binders and type after the name, whitespace collapsed); for names a caller generates
+            th = self.statements.get(signature_key(chunk, m.end()))
+        if th is None:
             messages.append(msg("error", f"double: theorem '{name}' is not in the script", npos, nend))
             decls[name] = ["sorryAx"]
             return
@@ -540,6 +545,12 @@ class Double:
         if failed or sorry_used:
             used = _union(used, ["sorryAx"])
         decls[name] = used
+
+
+def signature_key(chunk: str, name_end: int) -> str:
+    """A declaration's statement after its name, up to ``:=``, whitespace collapsed (the ``statements`` key)."""
+    assign = chunk.find(":=", name_end)
+    return " ".join(chunk[name_end : assign if assign >= 0 else len(chunk)].split())
 
 
 def _union(a: list[str], b: list[str]) -> list[str]:
