@@ -18,6 +18,9 @@
 
 Budgets per attempt: ``drafts`` × ``sketches_per_draft`` model answers (DSP+ counts one draft and one sketch
 as one attempt), Lean calls and wall time (shared by masking and proving), masking rounds per sketch.
+Statuses follow the agent's rules: ``proved`` only through the gate; Lean timing out or crashing on a sketch
+skips that sketch (the others still run) and makes an unproved attempt ``error``, never ``failed``; a model
+backend that fails raises (the agent records ``error``).
 `sketch_then` composes the mode with another (``hybrid`` with ``sketch.first_in_hybrid``).
 """
 
@@ -35,7 +38,7 @@ from prover.attempt import ProofAttempt
 from prover.lean import syntax
 from prover.lean.env import LeanEnv, TextEnv
 from prover.lean.gate import SoundnessGate
-from prover.lean.types import CheckResult, Theorem
+from prover.lean.types import CheckResult, LeanCrashed, LeanTimeout, Theorem
 from prover.models.base import ProofGenerator
 from prover.models.extract import extract_lean_block, statement_name
 from prover.models.filters import Completion
@@ -170,6 +173,7 @@ class SketchMode:
         self.subgoal_prover = subgoal_prover
         self.screen = screen or SoundnessGate().screen
         self.gate = gate or env.check
+        self._infra: Counter[str] = Counter()  # Lean timeouts / crashes on sketches of the current attempt
 
     # -- one attempt --------------------------------------------------------------------------------
 
@@ -185,6 +189,7 @@ class SketchMode:
         closed: Counter[str] = Counter()
         best: SketchResult | None = None
         altered: list[str] = []
+        infra = self._infra = Counter()
         if not isinstance(self.env, TextEnv):
             attempt.status = "error"
             attempt.error = "mode sketch needs a Lean backend that elaborates texts (the REPL)"
@@ -198,7 +203,11 @@ class SketchMode:
                 if budget.exhausted():
                     stats["stop"] = budget.exhausted()
                     break
-                res = self.run_sketch(theorem, answer.text, budget, seed)
+                try:
+                    res = self.run_sketch(theorem, answer.text, budget, seed)
+                except (LeanTimeout, LeanCrashed) as e:  # this sketch is not judged; the others still run
+                    infra[type(e).__name__] += 1
+                    continue
                 for k in ("placeholders", "masked_placeholders", "mask_rounds", "strict_rounds", "subgoals",
                           "cleared", "closed_without_clear"):
                     tally[k] += getattr(res, k)
@@ -403,10 +412,17 @@ class SketchMode:
         attempt.proof = res.text
         attempt.stage = res.stage
         attempt.lean_version = res.check.lean_version if res.check is not None else None
+        attempt.verified_by = res.check.verified_by if res.check is not None else None
         stats["stage"] = res.stage
         return self._finish(attempt, t0, budget, stats)
 
     def _finish(self, attempt: ProofAttempt, t0: float, budget: Budget, stats: dict[str, Any]) -> ProofAttempt:
+        if self._infra:
+            stats["infrastructure"] = dict(self._infra)
+            if attempt.status == "failed":  # an infrastructure failure is never a final "failed" (resume redoes it)
+                what = ", ".join(f"{k} ×{v}" for k, v in self._infra.items())
+                attempt.status = "error"
+                attempt.error = f"{next(iter(self._infra))}: Lean failed on sketches ({what}); they were not checked"
         attempt.samples = budget.samples
         attempt.tokens = budget.prompt_tokens + budget.completion_tokens
         attempt.lean_calls = budget.lean_calls

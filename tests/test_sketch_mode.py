@@ -359,3 +359,15 @@ def test_screen_reasons_are_classified() -> None:
     assert classify_screen(screen(THM, STMT + body + STMT + body)[0]) == "missing"
     assert classify_screen(screen(THM, "axiom cheat : False\n" + STMT + body)[0]) == "policy"
     assert screen(THM, STMT + body) == ()
+
+
+def test_lean_timing_out_on_a_sketch_is_an_error_not_a_failure(tmp_path: Path) -> None:
+    # no canned answer for this text: the double replays its tactic lines, and the first one sleeps past the
+    # request timeout (SCRIPT.md `sleep`), as a real elaboration that runs too long
+    tactics = {G0: {"have h₂ : 2 * x = 12 := by": {"sleep": 3}}}
+    cfg, env = make_run(tmp_path, {}, tactics, recorded(THM, DRAFT, [SKETCH2]),
+                        {"sketch.search": False, "lean.timeout": 1})
+    with env, Agent(cfg, env=env) as agent:
+        att = agent.prove(THM)
+    assert att.status == "error" and att.error.startswith("LeanTimeout: Lean failed on sketches (LeanTimeout ×1)")
+    assert att.stats["infrastructure"] == {"LeanTimeout": 1} and att.stats["sketches"] == 1
