@@ -202,6 +202,10 @@ def _items_at(pf, decl, src: Source, m: Message) -> list[Item] | None:
     if pf.decl_at(off) is not decl or off < decl.main.items[0].start or off > decl.main.end:
         return None
     items = [n for n in innermost(decl, off) if isinstance(n, Item)]
+    end = src.last_code_before(off)
+    if not items and end > 0:  # a parse error reported at the end of the last token read (older Lean): that item
+        items = [n for n in innermost(decl, end - 1) if isinstance(n, Item)]
+        items = items if items and items[-1].end == end else []
     return items or None
 
 

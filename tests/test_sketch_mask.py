@@ -217,3 +217,11 @@ def test_mask_every_failing_recorded_attempt(recorded) -> None:
             i, pos = j + len(piece), a.end
     assert gave_up == [209]  # amc12a_2010_p22: its statement does not elaborate (as for the sorrifier)
     assert dsp >= 250  # most errors are in the target's tactics, masked by DSP+'s rules
+
+
+def test_parse_error_at_the_end_of_the_last_token_read_masks_that_step() -> None:
+    # Lean (lake v4.6 rows of the fixture) may report a parse error just after the last token it read: the step
+    # ending there is masked, not the whole proof
+    text = "theorem u (x : ℕ) : x = x := by\n  have h : x = x := rfl\n  foo bar\n  rfl\n"
+    st = mask_step(text, [err(2, 23, "unexpected token 'foo'; expected ':='")], target="u")
+    assert st.text == text.replace("  have h", "  -- have h")
