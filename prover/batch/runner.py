@@ -242,11 +242,6 @@ class BatchingGenerator:
         for r in batch:
             r.done = True
 
-    def close(self) -> None:
-        close = getattr(self.inner, "close", None)
-        if callable(close):
-            close()
-
 
 # ---------------------------------------------------------------------------------------------------
 # Agent factory
@@ -517,10 +512,17 @@ class Backend:
     """Runs jobs and hands each finished `AttemptRow` to ``on_row`` (called in the driver thread)."""
 
     name = "base"
+    generator_stats: dict[str, Any]  # merged generator calls (`BatchingGenerator`), filled by the end of `run`
+
+    def __init__(self) -> None:
+        self.generator_stats = {}
 
     def run(self, jobs: list[Job], on_row: Callable[[AttemptRow], None], stop: threading.Event) -> str | None:
         """Returns a fatal message, or None."""
         raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what `run` started (processes, actors); called once after `run`, also after an error."""
 
 
 class LocalBackend(Backend):
@@ -529,9 +531,9 @@ class LocalBackend(Backend):
     name = "local"
 
     def __init__(self, config: ProverConfig, factory: AgentFactory, workers: int) -> None:
+        super().__init__()
         self.config, self.factory, self.workers = config, factory, workers
         self.shared: Shared | None = None
-        self.generator_stats: dict[str, Any] = {}  # merged generator calls (`BatchingGenerator`), after the run
 
     def run(self, jobs: list[Job], on_row: Callable[[AttemptRow], None], stop: threading.Event) -> str | None:
         if not jobs:
@@ -633,6 +635,7 @@ class ProgressView:
         self._progress: Any = None
         self._task: Any = None
         self._last = 0.0
+        self._rerouted: list[tuple[logging.StreamHandler, Any]] = []  # log handlers pointed at the live bar
         self.total = 0
         self.done = 0
         self.counts = {"proved": 0, "failed": 0, "timeout": 0, "error": 0}
@@ -700,14 +703,13 @@ class ProgressView:
         """Log records go through the bar's console (which prints them above the bar) instead of writing to
         the terminal under it: the live bar redirects ``sys.stderr``, but a logging handler keeps the stream
         it was given."""
-        self._rerouted: list[tuple[logging.StreamHandler, Any]] = []
         targets = {id(self.stream), id(sys.__stderr__)}
         for h in logging.getLogger().handlers:
             if isinstance(h, logging.StreamHandler) and id(h.stream) in targets and h.stream is not sys.stderr:
                 self._rerouted.append((h, h.setStream(sys.stderr)))
 
     def close(self) -> None:
-        for h, old in getattr(self, "_rerouted", []):
+        for h, old in self._rerouted:
             h.setStream(old)
         self._rerouted = []
         if self._progress is not None:
@@ -992,10 +994,8 @@ class BatchRunner:
             self._dump_unsaved()
             self.summary.wall = time.monotonic() - t0
             with contextlib.suppress(Exception):
-                close = getattr(backend, "close", None)
-                if callable(close):
-                    close()
-            self.summary.generator = dict(getattr(backend, "generator_stats", {}) or {})
+                backend.close()
+            self.summary.generator = dict(backend.generator_stats)
             store.close()
         return self.summary
 
