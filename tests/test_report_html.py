@@ -51,6 +51,8 @@ def test_run_report_has_run_info_theorem_table_plots_and_fault_counts(tmp_path: 
     # the run: model, dates, Lean toolchain of the project, the config
     assert "hf: kaiyuy/leandojo-lean4-tacgen-byt5-small" in page and "started 20" in page
     assert "leanprover/lean4:v4.24.0" in page and "the run's config" in page
+    # the budget as the field writes it: attempts × tactics per expansion × expansions
+    assert rep["run"]["budget"] == "pass@2×8×500, 600 s per attempt" and rep["run"]["budget"] in page
     # a sortable, filterable table with one row per theorem, the outcome, the proof and the errors
     rows = re.findall(r"<tr data-text='([^']*)' data-tags='([^']*)'>", page)
     assert [r[0].split()[0] for r in rows] == list("abcde")

@@ -351,6 +351,7 @@ def render_run(rep: dict[str, Any], rows: Sequence[dict[str, Any]], images: dict
     kv = [
         ["model", run.get("model", "?") + (f" ({run['decoding']})" if run.get("decoding") else "")],
         ["search", ", ".join(f"{k} {v}" for k, v in (run.get("search") or {}).items()) or "?"],
+        ["budget (attempts × tactics per expansion × expansions)", run.get("budget") or "?"],
         ["Lean toolchain (project)", ", ".join(run.get("lean_toolchains") or []) or "?"],
         ["Mathlib (project)", ", ".join(run.get("mathlib_revs") or []) or "?"],
         [

@@ -75,7 +75,16 @@ def run_info(meta: dict[str, Any], sessions: list[dict[str, Any]]) -> dict[str, 
     ends = [float(s["last_write"]) for s in sessions if s.get("last_write")]
     toolchains = sorted({str(s.get("lean_toolchain")) for s in sessions if s.get("lean_toolchain")})
     mathlibs = sorted({str(s.get("mathlib_rev")) for s in sessions if s.get("mathlib_rev")})
+    # The budget as the field writes it for step provers: attempts × tactics per expansion × expansions
+    # (InternLM2.5-StepProver "2×32×600", BFS-Prover "32×32×100"), with the wall-time limit per attempt.
+    K = int(meta.get("attempts") or 1)
+    tactics = search.get("num_tactics") or gen.get("num_samples")
+    exp = search.get("max_expansions")
+    budget = f"pass@{K}" + (f"×{tactics}×{exp}" if tactics and exp else "")
+    if search.get("time_limit"):
+        budget += f", {float(search['time_limit']):g} s per attempt"
     return {
+        "budget": budget,
         "created": meta.get("created") or (min(starts) if starts else None),
         "first_start": min(starts) if starts else None,
         "last_write": max(ends) if ends else None,
@@ -259,7 +268,18 @@ def build_report(store: ResultStore) -> dict[str, Any]:
         "sessions": [
             {
                 k: s[k]
-                for k in ("id", "started", "last_write", "host", "backend", "workers", "lean_toolchain", "mathlib_rev")
+                for k in (
+                    "id",
+                    "started",
+                    "last_write",
+                    "host",
+                    "backend",
+                    "workers",
+                    "lean_toolchain",
+                    "mathlib_rev",
+                    "lean_version",
+                    "lean_version_source",
+                )
             }
             for s in sessions
         ],
@@ -320,9 +340,10 @@ def format_summary(rep: dict[str, Any]) -> str:
     curve = "  ".join(f"pass@{k} {_pct(a['pass_at_k'][str(k)])}" for k in ks)
     total = (rep.get("benchmark_info") or {}).get("total")
     out_of = f" ({a['solved']}/{total} of the benchmark)" if total else ""
+    budget = (rep.get("run") or {}).get("budget")
     lines = [
         f"{name}: {a['theorems']} theorems, {K} attempt(s) each ({rep['attempts']['total']}/"
-        f"{rep['attempts']['expected']} done), solved {a['solved']}{out_of}",
+        f"{rep['attempts']['expected']} done), solved {a['solved']}{out_of}" + (f"; budget {budget}" if budget else ""),
         f"  {curve}",
     ]
     if rep.get("answers"):

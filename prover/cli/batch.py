@@ -15,10 +15,8 @@ Exit status of ``batch``: 0 every attempt recorded, 2 error (bad input, Lean set
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -122,6 +120,20 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
+def run_time_bound(n_theorems: int, config: Any) -> str | None:
+    """How long the run can take at most: every attempt that fails uses its whole ``search.time_limit``
+    (244 miniF2F theorems × 600 s on one CPU worker is 40 hours); None without a time limit."""
+    b, limit = config.batch, config.search.time_limit
+    if limit is None:
+        return None
+    hours = n_theorems * b.attempts * limit / max(1, b.workers) / 3600
+    when = f"{hours:.1f} h" if hours >= 1 else f"{hours * 60:.0f} min"
+    return (
+        f"at most {when} of wall time ({n_theorems} × {b.attempts} attempt(s) × search.time_limit {limit:g} s / "
+        f"{b.workers} worker(s); failing attempts use their whole time limit, proofs found early end sooner)"
+    )
+
+
 def load_factory(spec: str) -> Any:
     """``module:name`` → the object (called with no arguments first if it is a plain function)."""
     from prover.batch.runner import AgentFactory
@@ -165,10 +177,6 @@ def _check_answer_mode(out: Path, answers: str | None, force: bool) -> None:
         raise UserError(
             f"{out} holds a run with --answers {old}; this one asks for --answers {answers}: use another --out"
         )
-
-
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 def run_batch_cmd(args: argparse.Namespace) -> int:
@@ -215,6 +223,9 @@ def run_batch_cmd(args: argparse.Namespace) -> int:
         + f" → {args.out}",
         file=sys.stderr,
     )
+    estimate = run_time_bound(len(sel.theorems), config)
+    if estimate:
+        print(f"prover batch: {estimate}", file=sys.stderr)
     _warn_lean_version(sel.theorems, config, args.benchmark)
     g = config.generator
     if b.attempts > 1 and (getattr(g, "decoding", "sample") == "beam" or getattr(g, "temperature", 1.0) == 0):
@@ -245,9 +256,6 @@ def run_batch_cmd(args: argparse.Namespace) -> int:
         info=info,
         force=args.force,
     )
-    # Slurm preemption / `scancel` send SIGTERM: stop like Ctrl-C (finished results are kept either way).
-    with contextlib.suppress(ValueError):  # not in the main thread
-        signal.signal(signal.SIGTERM, _raise_interrupt)
     summary = runner.run()
     if summary.skipped_done:
         print(f"prover batch: resumed: {summary.skipped_done} attempt(s) were already done", file=sys.stderr)
@@ -257,7 +265,7 @@ def run_batch_cmd(args: argparse.Namespace) -> int:
             print(format_summary(rep))
             print(f"report: {Path(args.out) / 'report.html'}")
         except OSError as e:
-            print(f"prover batch: could not write the reports: {e}", file=sys.stderr)
+            print(f"prover batch: warning: could not write the reports: {e}", file=sys.stderr)
     if summary.unsaved:
         print(
             f"prover batch: error: {summary.unsaved} finished result(s) could not be written to the store; saved to "

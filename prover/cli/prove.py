@@ -216,6 +216,9 @@ class _Progress:
     def update(self, st: Any) -> None:
         if self._live is None:
             return
+        if st.expansions == 0:  # the search's first call: Lean accepted the statement
+            self._live.update(self._text(f"{self.name}: statement elaborated; first expansion (generating tactics)…"))
+            return
         now = time.monotonic()
         if now - self._last < 0.1:
             return

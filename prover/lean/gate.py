@@ -74,11 +74,6 @@ class CommandRunner(Protocol):
 # Reading Lean source: `prover.lean.syntax` (the project's one tokenizer/scanner)
 
 
-def mask_comments_and_strings(text: str, *, strings: bool = True) -> str:
-    """``text`` with comments and string contents blanked (same length, same lines): `syntax.mask`."""
-    return syntax.mask(text, strings=strings)
-
-
 def split_header(text: str) -> tuple[str, str, int]:
     """``(header, body, lines_in_header)``: `syntax.split_header`."""
     return syntax.split_header(text)

@@ -261,14 +261,9 @@ class ReplEnv:
 
     @property
     def lean_version(self) -> str | None:
-        """The REPL's own version if it printed one, else the version the Lean project pins."""
+        """The Lean version of the REPL in use (`prover.lean.project.repl_lean_version`); None: unknown."""
         proc = self._fixed or self._lease_proc
-        version = getattr(proc, "lean_version", None) if proc is not None else None
-        if version is None and not getattr(self.config, "replay_path", None):
-            from prover.lean.project import project_lean_version
-
-            version = project_lean_version(self.config)
-        return version
+        return proc.lean_version if proc is not None else None
 
     def _process(self, header: str) -> Any:
         if self._fixed is not None:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
@@ -1123,10 +1123,6 @@ def token_texts(text: str) -> tuple[str, ...]:
     """The code of ``text`` as a token sequence: the form in which statements are compared (whitespace and
     comments do not matter, a space between two identifiers does)."""
     return tuple(t.text for t in tokenize(text) if t.is_code)
-
-
-def identifiers(tokens: Iterable[Token]) -> Iterator[Token]:
-    return (t for t in tokens if t.kind == IDENT)
 
 
 def split_header(text: str) -> tuple[str, str, int]:

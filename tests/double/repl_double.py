@@ -6,7 +6,7 @@ like Lean's ``Json.pretty`` with the REPL's field names, followed by a blank lin
 states, and can inject faults. Standard library only. The script format is documented in ``SCRIPT.md``
 next to this file; that document is the contract, this file implements it.
 
-Run: ``python repl_double.py [--script S.json] [--die-after K] [--transcript X.in] [--no-banner]``
+Run: ``python repl_double.py [--script S.json] [--die-after K] [--transcript X.in]``
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import sys
 import time
 from typing import Any
 
-DEFAULT_VERSION = "4.33.0-rc2-double"
 WIDTH = 80
 
 # ---------------------------------------------------------------------------------------------------
@@ -614,15 +613,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--script", help="JSON script (see SCRIPT.md)")
     ap.add_argument("--die-after", type=int, default=None, help="exit after answering K requests")
     ap.add_argument("--transcript", help="replay X.expected.out for the requests of X.in")
-    ap.add_argument("--no-banner", action="store_true", help="do not print the version line on stderr")
     args = ap.parse_args(argv)
     script: dict[str, Any] = {}
     if args.script:
         with open(args.script, encoding="utf-8") as f:
             script = json.load(f)
-    if not args.no_banner:
-        sys.stderr.write(f"Lean (version {script.get('lean_version', DEFAULT_VERSION)}, repl double)\n")
-        sys.stderr.flush()
     stdin = sys.stdin.buffer
     answered = 0
     if args.transcript:
