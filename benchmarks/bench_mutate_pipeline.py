@@ -76,6 +76,7 @@ def run(n: int, files: int, workers: int, latency: float, tmp: Path) -> dict:
         found = len(store.mutants())
         discovery = sum(int(c["lean_calls"] or 0) for c in store.candidates())
         checks = sum(int(m["lean_calls"] or 0) for m in store.mutants())
+        tried = sum(sum(json.loads(c["discovery"])["tried"].values()) for c in store.candidates() if c["discovery"])
     assert s.fatal is None and verified == 3 * n, (s, verified)
     return {
         "workers": workers,
@@ -89,6 +90,7 @@ def run(n: int, files: int, workers: int, latency: float, tmp: Path) -> dict:
         "verified": verified,
         "requests_per_verified": s.requests / max(1, verified),
         "share_verification": checks / max(1, discovery),
+        "attempts_per_theorem": tried / n,
     }
 
 
@@ -106,11 +108,12 @@ def main() -> None:
             rows.append(run(args.theorems, args.files, w, args.step_latency, Path(d)))
     base = rows[0]["theorems_per_second"]
     print(f"{args.theorems} theorems in {args.files} files, double step latency {args.step_latency}s")
-    print(f"{'workers':>7} {'thm/s':>7} {'req/s':>7} {'req/thm':>8} {'req/verified':>12} {'verif. share':>12} "
-          f"{'speed-up':>8}")
+    print(f"{'workers':>7} {'thm/s':>7} {'req/s':>7} {'req/thm':>8} {'attempts/thm':>12} {'req/verified':>12} "
+          f"{'verif. share':>12} {'speed-up':>8}")
     for r in rows:
         print(f"{r['workers']:>7} {r['theorems_per_second']:>7.2f} {r['requests_per_second']:>7.1f} "
-              f"{r['requests_per_theorem']:>8.1f} {r['requests_per_verified']:>12.2f} {r['share_verification']:>12.0%} "
+              f"{r['requests_per_theorem']:>8.1f} {r['attempts_per_theorem']:>12.1f} "
+              f"{r['requests_per_verified']:>12.2f} {r['share_verification']:>12.0%} "
               f"{r['theorems_per_second'] / base:>8.2f}x")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")

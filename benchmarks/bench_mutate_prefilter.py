@@ -16,6 +16,9 @@ fraction is the number of accessible theorems, summed over theorems). Variants s
   (split by path hash), so a theorem's own proof never helped rank its premises;
 * ``+ prior + namespaces``: plus the namespace bonus / malus (what ``prover data mutate`` uses).
 
+For ``apply`` (no gold pairs: proofs do not say which lemma could replace a hypothesis) only the share of pairs
+sent is reported, for budgets ``--apply-ks`` per hypothesis.
+
 Recall is given over all gold pairs, over the "matchable" ones (some side's keys all occur in a target: what
 ``rw`` on the statement could do at all), and over the rules of a proof's first tactic (they act on the
 statement). The sample (``--limit``) takes every n-th theorem in file order.
@@ -43,7 +46,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--source", type=Path, default=SHARED / "corpus" / "corpus_mathlib4_2f65ba7.tar.zst")
     ap.add_argument("--limit", type=int, default=5000, help="theorems to evaluate (0: all)")
-    ap.add_argument("--ks", type=int, nargs="+", default=[8, 16, 32, 64, 128, 256])
+    ap.add_argument("--ks", type=int, nargs="+", default=[16, 32, 64, 128, 224, 256])
+    ap.add_argument("--offset", type=int, default=0, help="sample offset (tune on one offset, report on another)")
+    ap.add_argument("--apply-ks", type=int, nargs="*", default=[4, 8, 16], help="apply budgets per hypothesis")
     ap.add_argument("--alpha", type=float, default=2.0)
     ap.add_argument("--prior-weight", type=float, default=2.0)
     ap.add_argument("--namespace-weight", type=float, default=2.0)
@@ -67,7 +72,8 @@ def main() -> None:
         Variant("+ prior + namespaces", ks, prior=True, namespace=True),
     ]
     res = evaluate(corpus, index, bench, variants, prior_weight=args.prior_weight,
-                   namespace_weight=args.namespace_weight, limit=args.limit or None)
+                   namespace_weight=args.namespace_weight, apply_ks=args.apply_ks, limit=args.limit or None,
+                   offset=args.offset)
     res.update(
         source=str(args.source),
         premises=len(corpus.premises),
@@ -91,6 +97,9 @@ def main() -> None:
         print(f"{r['variant']:<22} {k:>4} {r['recall']:>7.3f} {r['recall_matchable']:>9.3f} "
               f"{r['recall_first_step']:>8.3f} {r['fraction']:>9.4%} {r['premises_per_theorem']:>8.1f} "
               f"{r['tactic_calls_per_theorem']:>9.1f}")
+    for r in res["apply"]:
+        print(f"apply, k={r['k']} per hypothesis: {r['fraction']:.4%} of pairs, "
+              f"{r['premises_per_theorem']:.1f} premises / {r['tactic_calls_per_theorem']:.1f} calls per theorem")
     print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in res["seconds"].items()))
     if args.json:
         args.json.write_text(json.dumps(res, indent=1, default=str) + "\n")

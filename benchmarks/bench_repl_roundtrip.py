@@ -88,7 +88,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "bench.json"
         script.write_text(json.dumps(SCRIPT))
-        cmd = [sys.executable, str(DOUBLE), "--no-banner", "--script", str(script)]
+        cmd = [sys.executable, str(DOUBLE), "--script", str(script)]
         rows = {
             "bare pipe": lambda: bare_pipe(cmd, args.n),
             "request()": lambda: client(cmd, args.n, "request"),

@@ -183,6 +183,12 @@ class BenchmarkError(UserError):
 # Records -> theorems
 
 
+def _json_type(v: Any) -> str:
+    return {dict: "an object", list: "a list", bool: "true/false", int: "a number", float: "a number"}.get(
+        type(v), type(v).__name__
+    )
+
+
 def theorem_from_record(rec: Any, where: str, source: str = "") -> Theorem:
     """One JSONL object to a `Theorem`; ``where`` (``file:line``) prefixes every error."""
     if not isinstance(rec, dict):
@@ -192,7 +198,13 @@ def theorem_from_record(rec: Any, where: str, source: str = "") -> Theorem:
             raise BenchmarkError(f"{where}: missing field {key!r}")
     for key in ("name", "formal_statement", "header", "split"):
         if key in rec and rec[key] is not None and not isinstance(rec[key], str):
-            raise BenchmarkError(f"{where}: field {key!r} must be a string")
+            raise BenchmarkError(f"{where}: field {key!r} must be a string, not {_json_type(rec[key])}")
+    for key in ("key", "id", "proofnet_id"):  # identify a theorem: a string or a number
+        v = rec.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, str | int)):
+            raise BenchmarkError(f"{where}: field {key!r} must be a string or a number, not {_json_type(v)}")
+        if isinstance(v, int):
+            rec = {**rec, key: str(v)}
     name = rec["name"].strip()
     stmt = rec["formal_statement"]
     if not name:

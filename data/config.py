@@ -11,16 +11,23 @@ from pydantic import BaseModel, Field, field_validator
 _REPO = Path(__file__).resolve().parents[1]
 
 
+def shared_data_dir() -> Path:
+    """The one definition of where the shared data directory is (benchmarks, real REPL transcripts and Lean
+    errors; read by path, never copied into the repo): ``$PROVER_SHARED_DIR``, else ``shared/`` beside this
+    checkout. It may not exist (a user's machine)."""
+    if os.environ.get("PROVER_SHARED_DIR"):
+        return Path(os.environ["PROVER_SHARED_DIR"])
+    return _REPO.parent / "shared"
+
+
 def default_benchmark_dir() -> Path:
-    """``$PROVER_BENCHMARK_DIR``, else ``$PROVER_SHARED_DIR/benchmarks``, else ``../shared/benchmarks``
-    beside this checkout if present, else the download cache ``~/.cache/prover/benchmarks``."""
+    """``$PROVER_BENCHMARK_DIR``, else ``benchmarks/`` of the shared data directory (`shared_data_dir`) if it
+    is there, else the download cache ``~/.cache/prover/benchmarks``."""
     if "PROVER_BENCHMARK_DIR" in os.environ:
         return Path(os.environ["PROVER_BENCHMARK_DIR"])
-    if "PROVER_SHARED_DIR" in os.environ:
-        return Path(os.environ["PROVER_SHARED_DIR"]) / "benchmarks"
-    sibling = _REPO.parent / "shared" / "benchmarks"
-    if sibling.is_dir():
-        return sibling
+    shared = shared_data_dir() / "benchmarks"
+    if "PROVER_SHARED_DIR" in os.environ or shared.is_dir():
+        return shared
     return download_dir()
 
 
@@ -48,13 +55,16 @@ class BatchConfig(BaseModel):
     # the gate, a dead worker) is an "error" with its cause, never a final "failed": it is tried again at once
     # on a fresh agent `retries` times, and by resumed runs (`retry_errors_on_resume`) until it has been tried
     # `max_tries` times in all; after that it stays an error (reported apart, never counted as failed).
-    retries: int = 1
+    retries: int = Field(1, ge=0)
     retry_errors_on_resume: bool = True
-    max_tries: int = 4
-    # Generator calls from several workers within `batch_window_ms` are merged into one call (GPU batching).
+    max_tries: int = Field(4, ge=1)
+    # Generator calls from several workers are merged into one call (GPU batching). The first caller waits up to
+    # `batch_window_ms` for the others: "adaptive" only as long as merging can pay (a share of a generator call's
+    # measured time, and only for workers expected back by then); "fixed" the whole window every time; 0 = never.
     batch_generator_calls: bool = True
-    batch_window_ms: float = 5.0
-    max_batch_states: int = 64
+    batch_window_ms: float = Field(5.0, ge=0)
+    batch_window_mode: Literal["adaptive", "fixed"] = "adaptive"
+    max_batch_states: int = Field(64, ge=1)
     # Write each attempt's search graph (failed edges included: training data for `prover data export`) to
     # GRAPHS_DIR/<theorem>/<attempt>.json.gz; `prover batch --save-graphs` sets it to RUN_DIR/graphs.
     graphs_dir: Path | None = None
@@ -62,10 +72,11 @@ class BatchConfig(BaseModel):
     db_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     # Ray backend (`--ray auto|ADDRESS`)
     ray_address: str | None = None
-    ray_generator_actors: int = 1  # 0: every prover actor builds its own generator (e.g. an HTTP endpoint)
-    ray_generator_gpus: float = 1.0  # GPUs per generator actor (0 for CPU-only tests)
-    ray_prover_cpus: float = 1.0  # CPUs per prover actor (one Lean process each)
-    ray_max_restarts: int = 2  # a prover actor that dies is restarted this many times
+    # 0: every prover actor builds its own generator (e.g. an HTTP endpoint)
+    ray_generator_actors: int = Field(1, ge=0)
+    ray_generator_gpus: float = Field(1.0, ge=0)  # GPUs per generator actor (0 for CPU-only tests)
+    ray_prover_cpus: float = Field(1.0, gt=0)  # CPUs per prover actor (one Lean process each)
+    ray_max_restarts: int = Field(2, ge=0)  # a prover actor that dies is restarted this many times
 
     @field_validator("attempts", "workers")
     @classmethod

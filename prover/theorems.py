@@ -7,12 +7,11 @@ of ``prover batch``): ``statement`` = the row's ``formal_statement``, ``header``
 
 from __future__ import annotations
 
-import difflib
 import re
 from pathlib import Path
 
 from data.benchmarks import BENCHMARKS, load_benchmark_files, load_theorems
-from prover.errors import UserError
+from prover.errors import UserError, closest
 from prover.lean.syntax import scan
 from prover.lean.types import Theorem
 
@@ -32,14 +31,32 @@ def load_benchmark_theorem(benchmark: str, name: str, benchmark_dir: Path, split
     else:
         theorems = load_benchmark_files(benchmark, split, benchmark_dir)
     hits = [t for t in theorems if t.name == name or t.meta.get("key") == name]
+    if not hits and split is not None:  # in another split? say so, rather than "not found"
+        every = load_benchmark_theorem_candidates(benchmark, benchmark_dir)
+        elsewhere = sorted({str(t.meta.get("split") or "?") for t in every if name in (t.name, t.meta.get("key"))})
+        if elsewhere:
+            raise UserError(
+                f"theorem {name!r} is in the {' and '.join(elsewhere)} split of {benchmark!r}, not {split!r}: "
+                f"use --split {elsewhere[0]} or leave --split out"
+            )
     if not hits:
-        close = difflib.get_close_matches(name, [t.name for t in theorems], n=3)
+        close = closest(name, [t.name for t in theorems])
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise UserError(f"theorem {name!r} not found in benchmark {benchmark!r}{hint}")
     if len(hits) > 1:
         where = ", ".join(t.source for t in hits)
         raise UserError(f"theorem {name!r} is in several splits ({where}); pick one with --split")
     return hits[0]
+
+
+def load_benchmark_theorem_candidates(benchmark: str, benchmark_dir: Path) -> list[Theorem]:
+    """Every theorem of ``benchmark``, all splits (for the message about a name in another split)."""
+    try:
+        if benchmark in BENCHMARKS or Path(benchmark).suffix == ".jsonl":
+            return load_theorems(benchmark, None, benchmark_dir)
+        return load_benchmark_files(benchmark, None, benchmark_dir)
+    except UserError:
+        return []
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -11,7 +11,8 @@
 # Usage: bash scripts/setup_lean.sh [PROJECT_DIR]      (default: $PROVER_LEAN_PROJECT or ./lean_project)
 #        SKIP_SMOKE=1 bash scripts/setup_lean.sh       (skip step 6)
 #        SKIP_STRICT=1 bash scripts/setup_lean.sh      (skip step 5: only lean.verify = "strict" needs it)
-# Needs: curl or wget, git, network access to github.com and Mathlib's cache, ~6 GB of disk.
+# Needs: curl (Mathlib's cache downloader, `lake exe cache get`, runs curl; wget is not enough), git, network
+# access to github.com and Mathlib's cache, ~6 GB of disk.
 # Safe to rerun: every step is skipped or incremental when already done.
 set -euo pipefail
 
@@ -35,6 +36,9 @@ TOOLCHAIN="$(head -n1 "$PROJECT/lean-toolchain" | tr -d '[:space:]')"
 VERSION="${TOOLCHAIN##*:}"
 VERSION="${VERSION#v}"
 have git || die "git is not installed" "install git (e.g. sudo apt-get install git)"
+# Checked before minutes of installs: step 3 needs curl whatever installed elan.
+have curl || die "curl is not installed; Mathlib's cache downloader (lake exe cache get) runs curl, wget is not enough" \
+  "install curl (e.g. sudo apt-get install curl, or dnf install curl / brew install curl), then rerun"
 
 net_hint="check the network / proxy (https_proxy) and rerun; behind no network, copy a prepared ~/.elan and $PROJECT/.lake from another machine"
 
@@ -45,13 +49,7 @@ else
   say "installing elan into $ELAN_HOME"
   tmp="$(mktemp)"
   url="https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh"
-  if have curl; then
-    curl -sSfL "$url" -o "$tmp" || die "could not download elan from $url" "$net_hint"
-  elif have wget; then
-    wget -q "$url" -O "$tmp" || die "could not download elan from $url" "$net_hint"
-  else
-    die "neither curl nor wget is installed" "install curl (e.g. sudo apt-get install curl)"
-  fi
+  curl -sSfL "$url" -o "$tmp" || die "could not download elan from $url" "$net_hint"
   sh "$tmp" -y --no-modify-path --default-toolchain none >/dev/null || die "the elan installer failed" "see https://github.com/leanprover/elan"
   rm -f "$tmp"
   have elan || die "elan was installed but is not on PATH" "add $ELAN_HOME/bin to PATH"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator
 
 PERSPECTIVES = ("policy", "critic", "heuristic", "goals", "length", "cases", "breadth")
 
@@ -60,49 +60,30 @@ class SearchConfig(BaseModel):
 
     algorithm: Literal["best_first", "mps"] = "best_first"
     # Budgets (None = unlimited; at least one of them should be finite).
-    max_expansions: int | None = 500
-    max_lean_calls: int | None = None
-    max_depth: int | None = 50  # nodes at this depth (tactics from the root) are not expanded
-    time_limit: float | None = 600.0  # seconds of wall time per attempt
+    max_expansions: int | None = Field(500, ge=1)
+    max_lean_calls: int | None = Field(None, ge=1)
+    max_depth: int | None = Field(50, ge=1)  # nodes at this depth (tactics from the root) are not expanded
+    time_limit: float | None = Field(600.0, gt=0)  # seconds of wall time per attempt
     # Per-tactic Lean timeout in seconds; None = the Lean layer's own (`lean.timeout`). It is also
     # clipped to the wall time left, so that one slow tactic cannot overrun ``time_limit``.
-    tactic_timeout: float | None = None
+    tactic_timeout: float | None = Field(None, gt=0)
     # Below this many seconds of wall time left, stop instead of sending a tactic: a timeout restarts the
     # REPL (and reloads the header), which costs far more than the tactic could gain.
-    min_tactic_time: float = 0.5
+    min_tactic_time: float = Field(0.5, ge=0)
     # Tactics per expansion; None = `generator.num_samples`.
-    num_tactics: int | None = None
+    num_tactics: int | None = Field(None, ge=1)
     # Frontier nodes expanded with one `generate` call (useful for batched backends such as vLLM).
-    expansion_batch: int = 1
+    expansion_batch: int = Field(1, ge=1)
     # Scoring of the policy perspective. ReProver: tactic_score "sum", length_alpha 0 (priority =
     # sum of tactic log-probs on the path). BFS-Prover(-V2): per-token "mean" log-prob per tactic and
     # path score / depth ** length_alpha, which stops long paths from being starved.
     tactic_score: Literal["sum", "mean"] = "sum"
-    length_alpha: float = 0.0
+    length_alpha: float = Field(0.0, ge=0)
     # Stop after this many LeanCrashed edges in one attempt (the attempt then reports "error").
-    max_crashes: int | None = 20
+    max_crashes: int | None = Field(20, ge=1)
     # A proof that fails the soundness gate (e.g. it used `native_decide`) is marked "unsound" and the
     # search goes on; after this many rejections the attempt stops.
-    max_gate_rejections: int = 5
+    max_gate_rejections: int = Field(5, ge=1)
     # Tactics the search never sends to Lean (exact match after normalisation), e.g. "sorry".
     banned_tactics: list[str] = Field(default_factory=lambda: ["sorry", "admit"])
     mps: MPSConfig = Field(default_factory=MPSConfig)
-
-    @model_validator(mode="after")
-    def _positive(self) -> SearchConfig:
-        for name in (
-            "max_expansions",
-            "max_lean_calls",
-            "max_depth",
-            "num_tactics",
-            "max_crashes",
-            "max_gate_rejections",
-        ):
-            v = getattr(self, name)
-            if v is not None and v < 0:
-                raise ValueError(f"{name} must be >= 0")
-        if self.expansion_batch < 1:
-            raise ValueError("expansion_batch must be >= 1")
-        if self.length_alpha < 0:
-            raise ValueError("length_alpha must be >= 0")
-        return self

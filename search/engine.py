@@ -193,6 +193,8 @@ class ProofSearch:
         frontier = self.make_frontier(graph)
         frontier.add([graph.root])
         run = _Run(self, env, generator, graph, frontier, stats, t0, theorem, retriever, premises_k, accept, seed)
+        if progress is not None:  # the root state is there: the first expansion starts (a live line says so)
+            progress(stats.copy())
         stop: str | None = None
         while stop is None:
             stop = run.budget_stop(round_start=True)
@@ -264,6 +266,7 @@ class _Run:
         self.deadline = None if self.cfg.time_limit is None else t0 + self.cfg.time_limit
         self.seed = seed
         self.name = theorem_full_name(theorem)  # InternLM prompts show LeanDojo's full_name
+        self._of_theorem = f" of {self.name}" if self.name else ""
 
     def budget_stop(self, round_start: bool = False) -> str | None:
         cfg, st = self.cfg, self.stats
@@ -367,7 +370,10 @@ class _Run:
             except LeanCrashed as e:
                 kind, error = "crash", str(e) or "crash"
                 st.crashes += 1
-                log.warning("Lean crashed on tactic %r: %s", tac, e)
+                # one short line per event (it prints above a live progress bar); the REPL's stderr with -v
+                first = " ".join(str(e).split("\n", 1)[0].split())
+                log.warning("Lean crashed on tactic %r%s: %s", tac[:60], self._of_theorem, first[:160])
+                log.info("Lean crash details: %s", e)
             now = self.clock()
             st.lean_calls += 1
             st.lean_time += now - t

@@ -43,7 +43,7 @@ def test_real_agent_on_the_double(tmp_path: Path) -> None:
         rows = {(r["theorem"], r["attempt"]): r for r in store.attempts()}
     for name in ("easy_0", "two_1", "crashy"):  # crashy: `boom` kills the REPL, it restarts, `rfl` proves it
         r = rows[(name, 1)]
-        assert r["status"] == "proved" and r["lean_version"] == "4.24.0-double"
+        assert r["status"] == "proved" and r["lean_version"] is None  # the double runs on no Lean
         assert r["proof"].startswith(f"theorem {name} : True := by\n")
     assert rows[("two_0", 0)]["proof"].endswith("constructor\n  all_goals assumption")
     assert rows[("hard_0", 0)]["status"] == "failed"
@@ -52,6 +52,8 @@ def test_real_agent_on_the_double(tmp_path: Path) -> None:
     assert all(r["lean_calls"] > 0 for k, r in rows.items() if k[0] != "bad_statement")
     rep = write_report(tmp_path / "run")
     assert rep["all"]["pass_at_k"]["1"] == pytest.approx(6 / 9)  # 3 easy + 2 two-step + crashy
+    session = rep["sessions"][0]
+    assert session["lean_version"] is None and "does not run the REPL with `lake env`" in session["lean_version_source"]
     assert s.generator["calls"] <= s.generator["requests"]  # calls from the 2 workers were merged
 
 

@@ -8,6 +8,7 @@ import json
 import re
 import threading
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -370,3 +371,80 @@ def test_report_on_a_run_dir_it_cannot_write_is_one_line(tmp_path: Path, capsys,
     assert main(["report", str(tmp_path), "--no-plots"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"prover report: error: cannot write the reports into {tmp_path}: Permission denied"
+
+
+def test_log_records_print_through_the_live_bar_not_under_it(monkeypatch) -> None:
+    """A logging handler keeps the stream it was given, so a WARNING wrote straight onto the terminal under
+    rich's live bar and tore it; during the bar, the handlers write through the bar's console."""
+    import logging
+    import sys
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty = Tty()
+    monkeypatch.setattr(sys, "stderr", tty)
+    handler = logging.StreamHandler(tty)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        p = ProgressView(enabled=True, stream=tty)
+        p.start(1, 1, [])
+        assert p.live and handler.stream is sys.stderr and sys.stderr is not tty  # rich's console proxy
+        logging.getLogger("search.engine").warning("Lean crashed on tactic 'x' of t: the REPL process died")
+        p.update(AttemptRow("t", 0, "failed"))
+        p.close()
+        assert handler.stream is tty and sys.stderr is tty
+    finally:
+        root.removeHandler(handler)
+    assert "Lean crashed on tactic 'x' of t: the REPL process died\n" in tty.getvalue()
+
+
+def test_a_lean_crash_is_one_warning_line_with_details_at_info(caplog) -> None:
+    from fakes import ScriptedEnv, ScriptedGenerator, theorem
+
+    from prover.lean.types import LeanCrashed
+    from search import build_search
+    from search.config import SearchConfig
+
+    class Crashing(ScriptedEnv):  # the shape of ReplProcess's message: the event, then the REPL's stderr
+        def run_tactic(self, state, tactic, timeout=None):
+            raise LeanCrashed(
+                "the REPL process died (it closed its output) while answering tactic 'boom'; killed by SIGSEGV; "
+                "restarted it (generation 2)\nstderr:\nINTERNAL PANIC: out of memory\nbacktrace: ..."
+            )
+
+    goal = "x : Nat\n⊢ x = x"
+    env = Crashing({"theorems": {"t": {"goals": [goal]}}, "tactics": {}})
+    caplog.set_level("INFO", logger="search")
+    build_search(SearchConfig(max_expansions=1)).search(
+        env, env.start(theorem("t")), ScriptedGenerator({goal: ["boom"]}), theorem=theorem("t")
+    )
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "\n" not in warnings[0].getMessage()
+    assert warnings[0].getMessage().startswith("Lean crashed on tactic 'boom' of t: ")
+    assert any(r.levelname == "INFO" and "INTERNAL PANIC" in r.getMessage() for r in caplog.records)
+
+
+def test_the_adaptive_window_waits_only_when_merging_can_pay(monkeypatch) -> None:
+    """The leader's wait (the fixed 5 ms window cost 2 workers a third of their speed-up with 5 ms Lean
+    steps): nothing when generator calls are instant, up to the window when a call is expensive and another
+    worker is expected back in time, nothing for a worker in a long Lean step; `fixed` always waits."""
+    now = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    g = BatchingGenerator(_CountingGenerator(), callers=2, window=0.005)
+    me, other = 1, 2
+    g._pending = [types.SimpleNamespace(caller=me)]  # the leader's own request
+    assert g._wait_budget() == 0.005  # nothing measured yet: the window
+    g._call_time = 0.0001  # an instant generator: merging saves nothing
+    g._gap, g._left = {me: 0.004, other: 0.004}, {me: 99.999, other: 99.999}
+    assert g._wait_budget() == 0.0
+    g._call_time = 0.1  # a GPU call: worth waiting (the window) for a worker due back in 3 ms
+    assert g._wait_budget() == 0.005
+    g._gap[other] = 1.0  # in a long Lean step: not waited for
+    assert g._wait_budget() == 0.0
+    fixed = BatchingGenerator(_CountingGenerator(), callers=2, window=0.005, adaptive=False)
+    fixed._pending = g._pending
+    assert fixed._wait_budget() == 0.005
+    assert BatchingGenerator(_CountingGenerator(), callers=2, window=0.0)._wait_budget() == 0.0

@@ -17,7 +17,6 @@ from prover.cli import main
 from prover.lean.config import LeanConfig
 from prover.lean.project import (
     diagnose,
-    project_lean_version,
     read_toolchain,
     resolve_repl_command,
     toolchain_dir,
@@ -90,8 +89,48 @@ def test_toolchain_helpers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert toolchain_version("leanprover/lean4:v4.33.0-rc2") == "4.33.0-rc2"
     assert read_toolchain(REPO / "lean_project") == TOOLCHAIN
     assert read_toolchain(tmp_path) is None
-    assert project_lean_version(LeanConfig(project_dir=REPO / "lean_project")) == "4.24.0"
-    assert project_lean_version(LeanConfig(repl_command=["repl"])) is None
+
+
+def _fake_lake(tmp_path: Path, version_line: str | None) -> Path:
+    """A stand-in for lake: ``lake env lean --version`` prints ``version_line`` (exit 1 when None, as a lake
+    whose toolchain cannot run), ``lake env CMD...`` runs CMD (how `lake env` starts the REPL)."""
+    lake = tmp_path / "bin" / "lake"
+    lake.parent.mkdir(parents=True, exist_ok=True)
+    answer = f"echo '{version_line}'; exit 0" if version_line else "echo 'lean: cannot execute' >&2; exit 1"
+    lake.write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = env ] || exit 2\nshift\n'
+        f'if [ "$1" = lean ] && [ "$2" = --version ]; then {answer}; fi\n'
+        'exec "$@"\n'
+    )
+    lake.chmod(0o755)
+    return lake
+
+
+def test_the_lean_version_is_asked_of_the_lean_the_repl_runs(tmp_path: Path) -> None:
+    """The REPL prints no version (the double's old stderr banner was the mechanism, and it invented one):
+    through `lake env` the version comes from `lake env lean --version` in the project, else from its
+    lean-toolchain (saying so); any other command: unknown."""
+    from prover.lean.project import repl_lean_version
+    from prover.lean.repl import ReplProcess
+
+    # `lean --version` of Lean 4 prints "Lean (version 4.24.0, x86_64-unknown-linux-gnu, commit …, Release)"
+    lake = _fake_lake(tmp_path / "ok", "Lean (version 4.99.1, x86_64-unknown-linux-gnu, commit 0123abcd, Release)")
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "lean-toolchain").write_text("leanprover/lean4:v4.98.0\n")
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps({"theorems": {}, "tactics": {}}))
+    cmd = [str(lake), "env", sys.executable, str(REPO / "tests" / "double" / "repl_double.py"), "--script", str(script)]
+    cfg = LeanConfig(repl_command=cmd, project_dir=project, memory_limit_mb=None, max_rss_mb=None, timeout=10)
+    with ReplProcess(cfg) as proc:
+        assert proc.command("example : True := trivial").ok  # a REPL really started through the fake lake
+        assert (proc.lean_version, proc.lean_version_source) == ("4.99.1", f"`lake env lean --version` in {project}")
+    broken = _fake_lake(tmp_path / "broken", None)
+    v = repl_lean_version([str(broken), "env", "repl"], project)
+    assert v.version == "4.98.0" and v.source.startswith(f"lean-toolchain of {project}")
+    v = repl_lean_version([sys.executable, "repl_double.py"], project)
+    assert v.version is None and v.source.startswith("unknown")
 
 
 def test_lean_project_is_pinned_consistently() -> None:
@@ -161,9 +200,16 @@ def test_env_var_selects_the_project(tmp_path: Path, monkeypatch: pytest.MonkeyP
 # prover doctor
 
 
+@pytest.fixture(autouse=True)
+def _no_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests never use the hub: doctor asks only the (empty) local cache."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+
+
 def test_doctor_json_ready_with_fake_lean(tmp_path: Path, elan_home: Path, capsys: pytest.CaptureFixture) -> None:
     project = fake_project(tmp_path)
-    rc = main(["doctor", "--json", "--lean-project", str(project)])
+    rc = main(["doctor", "--json", "--lean-project", str(project), "--backend", "automation"])
     out = json.loads(capsys.readouterr().out)
     assert {"Python environment", "Lean", "Accelerators and engines", "ready"} <= set(out)
     lean = {c["name"]: c for c in out["Lean"]}
@@ -223,7 +269,7 @@ def test_check_sound_file(tmp_path: Path, double_config: Path, capsys: pytest.Ca
     f = _lean_file(tmp_path, "theorem t1 (x : Nat) : x = x := by\n  simp\n")
     assert main(["check", str(f), "--config", str(double_config)]) == 0
     out = capsys.readouterr().out
-    assert f"{f}: OK, sound (axioms: propext) [Lean " in out
+    assert f"{f}: OK, sound (axioms: propext)\n" in out  # no "[Lean …]": the double runs on no Lean
 
 
 def test_check_errors_as_file_line_col(tmp_path: Path, double_config: Path, capsys: pytest.CaptureFixture) -> None:
@@ -295,6 +341,14 @@ def test_setup_script_failures(tmp_path: Path) -> None:
     # no project
     r = _run_setup(tmp_path / "nope", path, tmp_path)
     assert r.returncode == 1 and "no Lean project at" in r.stderr
+    # wget but no curl: elan would install, then Mathlib's cache downloader (it runs curl) would fail; say so
+    # before any install
+    _exe(bindir / "wget", "exit 0")
+    _exe(bindir / "elan", "echo elan-should-not-run >&2; exit 1")
+    r = _run_setup(project, path, tmp_path)
+    assert r.returncode == 1 and "curl is not installed" in r.stderr and "lake exe cache get" in r.stderr
+    assert "elan-should-not-run" not in r.stderr and "install curl" in r.stderr
+    _exe(bindir / "curl", "exit 0")  # present from here on
     # lake of another Lean version
     _exe(bindir / "elan", f'[ "$1" = toolchain ] && echo "{TOOLCHAIN}"; exit 0')
     _exe(bindir / "lake", 'echo "Lake version 5.0.0 (Lean version 4.9.0)"')
@@ -312,3 +366,89 @@ def test_check_on_a_directory_says_so(tmp_path: Path, capsys: pytest.CaptureFixt
 
     assert main(["check", str(tmp_path)]) == 2
     assert "not a file" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------------
+# prover doctor: the config's REPL command, the generator's model, the index, the benchmarks
+
+
+def _doctor(capsys, *args: str) -> tuple[int, dict]:
+    rc = main(["doctor", "--json", *args])
+    return rc, json.loads(capsys.readouterr().out)
+
+
+def _item(out: dict, group: str, name: str) -> dict:
+    return next(c for c in out[group] if c["name"].startswith(name))
+
+
+def test_doctor_checks_the_repl_command_the_config_names(tmp_path: Path, capsys) -> None:
+    double = [sys.executable, str(REPO / "tests" / "double" / "repl_double.py")]
+    rc, out = _doctor(capsys, "--backend", "automation", "--set", f"lean.repl_command={json.dumps(double)}")
+    names = [c["name"] for c in out["Lean"]]
+    assert names == ["REPL command (lean.repl_command)", "Lean version"]  # not the default lake / REPL binary
+    assert out["Lean"][0]["ok"] and not out["Lean"][1]["ok"] and "unknown" in out["Lean"][1]["found"]
+    rc, out = _doctor(capsys, "--backend", "automation", "--set", 'lean.repl_command=["/nowhere/repl"]')
+    assert rc == 1 and not out["ready"] and "/nowhere/repl not found" in out["Lean"][0]["found"]
+
+
+def test_doctor_checks_the_model_without_downloading_or_retrying(tmp_path: Path, capsys) -> None:
+    group = "Models, premises and benchmarks"
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    _, out = _doctor(capsys, "--model", str(folder))
+    assert _item(out, group, "generator model")["ok"]
+    # a hub id that is not cached, with HF_HUB_OFFLINE: missing, with the command that fetches it
+    _, out = _doctor(capsys, "--model", "someone/not-cached-model")
+    item = _item(out, group, "generator model")
+    assert not item["ok"] and item["required"] and "HF_HUB_OFFLINE" in item["found"]
+    assert "huggingface-cli download someone/not-cached-model" in item["fix"] and not out["ready"]
+
+
+@pytest.mark.parametrize(
+    ("status", "ok", "words"),
+    [(200, True, "first run downloads"), (404, False, "no such model"), (401, False, "gated or private")],
+)
+def test_doctor_asks_the_hub_once(tmp_path: Path, capsys, monkeypatch, status: int, ok: bool, words: str) -> None:
+    """One HEAD to the hub (here a local server standing in for it), answered at once: the loader would
+    otherwise spend ~26 s in retries before failing."""
+    import http.server
+    import threading
+
+    seen: list[str] = []
+
+    class Hub(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self) -> None:  # noqa: N802 - http.server's name
+            seen.append(self.path)
+            self.send_response(status)
+            self.end_headers()
+
+        def log_message(self, *a) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+    try:
+        _, out = _doctor(capsys, "--model", "org/some-model")
+    finally:
+        server.shutdown()
+    item = _item(out, "Models, premises and benchmarks", "generator model")
+    assert item["ok"] is ok and words in item["found"] and seen == ["/api/models/org/some-model"]
+
+
+def test_doctor_checks_the_server_the_index_and_the_benchmarks(tmp_path: Path, capsys, shared_dir: Path) -> None:
+    group = "Models, premises and benchmarks"
+    _, out = _doctor(capsys, "--backend", "openai", "--set", "generator.endpoint=http://127.0.0.1:9/v1")
+    item = _item(out, group, "generator model")
+    assert not item["ok"] and "no answer from http://127.0.0.1:9/v1/models" in item["found"]
+    _, out = _doctor(capsys, "--backend", "automation", "--set", "retrieval.enabled=true")
+    item = _item(out, group, "premise index")
+    assert not item["ok"] and "retrieval.index_dir is not set" in item["found"] and "prover index build" in item["fix"]
+    _, out = _doctor(capsys, "--backend", "automation", "--benchmark-dir", str(shared_dir / "benchmarks"))
+    item = _item(out, group, "benchmark minif2f")
+    assert item["ok"] and "valid, test" in item["found"]
+    _, out = _doctor(capsys, "--backend", "automation", "--benchmark-dir", str(tmp_path))
+    item = _item(out, group, "benchmark minif2f")
+    assert not item["ok"] and not item["required"] and item["fix"] == "prover data download minif2f"

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import SHARED
 
 from prover.cli import main
 from prover.lean.config import LeanConfig
@@ -28,7 +29,6 @@ from prover.lean.types import (
 pytestmark = pytest.mark.lean
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("PROVER_SHARED_DIR", REPO.parent / "shared"))
 HEADER = "import Mathlib\nimport Aesop\nset_option maxHeartbeats 400000\nopen BigOperators Real Nat Topology Rat"
 COMM = Theorem("add_comm_t", "theorem add_comm_t (a b : ℕ) : a + b = b + a := by", header=HEADER)
 
@@ -110,6 +110,7 @@ def test_prover_check_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None
 CLASSIFY = ["invalid_tactic", "proof_step", "tactic_mode_sorry", "unknown_proof_state", "by_cases", "readme"]
 
 
+@pytest.mark.shared("fixtures", "repl", "test")
 @pytest.mark.parametrize("name", CLASSIFY)
 def test_transcripts_classify_the_same_live(config: LeanConfig, name: str) -> None:
     """The recorded answers (Lean 4.33) and live answers (lean_project's Lean) get the same result types."""

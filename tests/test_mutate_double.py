@@ -16,10 +16,12 @@ import pytest
 from mutate_fixtures import ROOT_FOO, demo_script, demo_tree, double_command, write_script
 
 from data.export import read_steps
+from data.mutate.candidates import leandojo_selection
 from data.mutate.premises import PremiseSource
 from data.mutate.runner import MutationRun
 from data.mutate.store import MutationStore
 from prover.config import load_config
+from prover.errors import UserError
 from retrieval.corpus import Corpus
 
 REPO = Path(__file__).resolve().parents[1]
@@ -169,3 +171,35 @@ def test_cli_bad_input(tmp_path: Path) -> None:
     p = _cli(["data", "mutate", "--source", str(tmp_path), "--out", str(tmp_path / "o"), "--kinds", "rw,foo"], env)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 2 and "mutate.kinds" in err and len(err.strip().splitlines()) == 1
+
+
+def test_leandojo_selection(tmp_path: Path, shared_dir: Path) -> None:
+    real = leandojo_selection(shared_dir / "traced" / "traced_sample_theorems.json")
+    assert len(real) == 10 and all(f.endswith(".lean") and ".lake" not in f for f, _ in real)
+    # a dependency's file (LeanDojo writes `.lake/packages/batteries/Batteries/…`) is relative to its package
+    assert ("Batteries/Data/BinomialHeap/Basic.lean", "Batteries.BinomialHeap.Imp.Heap.WF.tail?") in real
+    sel = tmp_path / "sel.jsonl"
+    sel.write_text(json.dumps({"full_name": "Demo.foo", "file_path": "Demo/Basic.lean", "start": [12, 1]}) + "\n")
+    root = demo_tree(tmp_path)
+    corpus = Corpus.from_lean_sources([root], progress=False, workers=1)
+    cfg = _config(write_script(tmp_path, demo_script()))
+    MutationRun(cfg, root, tmp_path / "o", PremiseSource.build(corpus), selection=leandojo_selection(sel),
+                progress=False, argv=["t"]).run()
+    with MutationStore.in_dir(tmp_path / "o") as store:
+        assert [c["name"] for c in store.candidates()] == ["Demo.foo"]
+        assert len(store.mutants("verified")) == 3
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"name": "x"}]')
+    with pytest.raises(UserError, match="full_name"):
+        leandojo_selection(bad)
+
+
+def test_resume_with_other_arguments_is_refused(tmp_path: Path) -> None:
+    out, store = _run(tmp_path, demo_script())
+    store.close()
+    root = demo_tree(tmp_path)
+    corpus = Corpus.from_lean_sources([root], progress=False, workers=1)
+    cfg = _config(write_script(tmp_path, demo_script()))
+    run = MutationRun(cfg, root, out, PremiseSource.build(corpus), limit=2, progress=False, argv=["t"])
+    with pytest.raises(UserError, match="--limit"):
+        run.run()

@@ -8,12 +8,12 @@ the interesting steps (failing tactics, kernel failures, sorries, unknown ids, .
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SHARED
 
 from prover.lean.record import iter_transcripts, read_transcript
 from prover.lean.types import (
@@ -27,8 +27,6 @@ from prover.lean.types import (
     parse_tactic_response,
 )
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("PROVER_SHARED_DIR", REPO.parent / "shared"))
 FIXTURES = SHARED / "fixtures" / "repl"
 TEST_DIR = FIXTURES / "test"
 
@@ -78,7 +76,7 @@ def _id(p: Path) -> str:
 
 
 TRANSCRIPTS = _transcripts()
-pytestmark = pytest.mark.skipif(not TRANSCRIPTS, reason=f"REPL fixtures not found under {TEST_DIR}")
+pytestmark = pytest.mark.shared("fixtures", "repl", "test")
 
 
 @dataclass

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import shared_path
 from test_retrieval_retrievers import RET_TREE
 from test_retrieval_trees import write_tree
 
@@ -116,8 +117,7 @@ def test_trainer_run_writes_final_checkpoint(corpus: Corpus, tmp_path: Path) -> 
 
 def _traced(shared_dir: Path) -> Path:
     d = shared_dir / "traced"
-    if not (d / "traced_sample.jsonl").is_file():
-        pytest.skip("no traced LeanDojo sample in shared/")
+    shared_path("traced", "traced_sample.jsonl")  # skips when missing, fails in CI
     return d
 
 

@@ -283,7 +283,8 @@ def test_progress_callback() -> None:
     seen: list[SearchStats] = []
     env = ScriptedEnv(chain(10, prove_at=3))
     build_search(SearchConfig()).search(env, env.start(theorem("c")), CHAIN_GEN, progress=seen.append)
-    assert [s.expansions for s in seen] == [1, 2, 3]  # the proving expansion ends the search
+    # 0: the search started (the live line stops saying "starting Lean"); the proving expansion ends it
+    assert [s.expansions for s in seen] == [0, 1, 2, 3]
     assert seen[-1].lean_calls == 9 and seen[-1].nodes == 4
 
 

@@ -1,5 +1,5 @@
-"""Real REPL transcripts (../shared/fixtures/repl): a replaying double fed the `.in` requests through the client
-gives the same classification as parsing the recorded answers directly.
+"""Real REPL transcripts (fixtures/repl of the shared data): a replaying double fed the `.in` requests through
+the client gives the same classification as parsing the recorded answers directly.
 
 The double (``--transcript X.in``) checks that each request it receives equals the transcript's, so the
 client's request builders (`command`, `tactic`, `file`, pickling) are checked against the real protocol too.
@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import SHARED
 
 from prover.lean.config import LeanConfig
 from prover.lean.record import iter_transcripts, read_transcript
@@ -18,9 +19,9 @@ from prover.lean.repl import ReplProcess, request_kind
 from prover.lean.types import parse_command_response, parse_tactic_response
 
 DOUBLE = Path(__file__).parent / "double" / "repl_double.py"
-REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO.parent / "shared" / "fixtures" / "repl" / "test"
+FIXTURES = SHARED / "fixtures" / "repl" / "test"
 TRANSCRIPTS = list(iter_transcripts(FIXTURES)) if FIXTURES.is_dir() else []
+pytestmark = pytest.mark.shared("fixtures", "repl", "test")
 
 
 def classify(req: dict, answer: dict):
@@ -46,14 +47,12 @@ def via_methods(p: ReplProcess, req: dict):
 
 def start(transcript: Path) -> ReplProcess:
     cfg = LeanConfig(timeout=5.0, memory_limit_mb=None, max_rss_mb=None)
-    p = ReplProcess(cfg, command=[sys.executable, str(DOUBLE), "--no-banner", "--transcript", str(transcript)])
+    p = ReplProcess(cfg, command=[sys.executable, str(DOUBLE), "--transcript", str(transcript)])
     p.start()
     return p
 
 
 def test_fixtures_present() -> None:
-    if not FIXTURES.is_dir():
-        pytest.skip(f"shared fixtures not found at {FIXTURES}")
     assert len(TRANSCRIPTS) >= 50
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from data.mutate.prefilter import PremiseIndex, context_names, looks_propositional, term_keys
+from data.mutate.prefilter import PremiseIndex, context_names, head_of, looks_propositional, term_keys
 from data.mutate.statement import StatementError, parse_signature
 from prover.lean.syntax import IDENT, SYMBOL, code_tokens, scan
 
@@ -101,6 +101,20 @@ def statement_sites(statement: str) -> list[frozenset[str]]:
     return [s for s in sites if s]
 
 
+def statement_hypotheses(statement: str) -> list[tuple[frozenset[str], str | None]]:
+    """(keys, head) of each hypothesis binder: what ``apply`` would be matched against."""
+    try:
+        sig = parse_signature(statement)
+    except StatementError:
+        return []
+    variables = set(sig.bound_names)
+    out = []
+    for b in sig.binders:
+        if b.bracket in ("(", "{", "⦃") and b.type is not None and looks_propositional(b.type, b.names):
+            out += [(term_keys(b.type, variables), head_of(code_tokens(b.type), variables))] * len(b.names)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------------
 
 
@@ -112,6 +126,7 @@ class Benchmark:
     sites: list[list[frozenset[str]]]
     gold: list[list[tuple[int, bool]]]  # per theorem: (premise, first_step)
     counts: dict[str, int] = field(default_factory=dict)
+    hypotheses: list[list[tuple[frozenset[str], str | None]]] = field(default_factory=list)
 
 
 def _corpus_theorems(corpus: Any, fi: int) -> dict[tuple[str, int], int]:
@@ -169,6 +184,7 @@ def collect(corpus: Any, *, limit_files: int | None = None, progress: bool = Fal
                 gold[j] = gold.get(j, False) or rule.first_step
             bench.theorems.append(ti)
             bench.sites.append(sites)
+            bench.hypotheses.append(statement_hypotheses(statement))
             bench.gold.append(sorted(gold.items()))
             counts["theorems"] += 1
             counts["gold_pairs"] += len(gold)
@@ -193,6 +209,7 @@ class Variant:
     ks: tuple[int, ...] | None
     prior: bool = False
     namespace: bool = False
+    relative: bool = False  # ks are budgets in basis points of the theorem's accessible premises, per target
 
 
 def usage_halves(corpus: Any, bench: Benchmark) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -215,8 +232,10 @@ def evaluate(
     *,
     prior_weight: float = 2.0,
     namespace_weight: float = 2.0,
+    apply_ks: Sequence[int] = (),
     batch: int = 256,
     limit: int | None = None,
+    offset: int = 0,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Recall of gold pairs and fraction of pairs sent, for every variant and budget (see `Variant`)."""
@@ -234,10 +253,13 @@ def evaluate(
     hit_match = dict.fromkeys(cells, 0)
     denom = 0
     n_gold = n_first = n_match = 0
+    apply_sent = dict.fromkeys(apply_ks, 0)
+    apply_calls = dict.fromkeys(apply_ks, 0)
     t0 = time.perf_counter()
     order = np.argsort([corpus.premise_file[t] for t in bench.theorems], kind="stable")
-    if limit is not None:  # a spread-out sample: every n-th theorem in file order
-        order = order[:: max(1, len(order) // limit)][:limit]
+    if limit is not None:  # a spread-out sample: every n-th theorem in file order, from ``offset``
+        step = max(1, len(order) // limit)
+        order = order[offset % step :: step][:limit]
     cur_file, base, same_idx, same_line = -1, None, None, None
     for b0 in tqdm(range(0, len(order), batch), desc="prefilter", unit="batch", disable=not progress):
         ids = [int(t) for t in order[b0 : b0 + batch]]
@@ -261,12 +283,8 @@ def evaluate(
             earlier = same_idx[same_line < line]
             acc[earlier] = is_thm[earlier]
             acc[ti] = False
-            denom += int(per_file[corpus.reach[fi]].sum()) + int(is_thm[earlier].sum())
-            gold = dict(bench.gold[t])
-            matchable = {g for g in gold if _matchable(index, g, bench.sites[t])}
-            n_gold += len(gold)
-            n_first += sum(gold.values())
-            n_match += len(matchable)
+            n_acc = int(per_file[corpus.reach[fi]].sum()) + int(is_thm[earlier].sum())
+            denom += n_acc
             ns_cache: dict[int, np.ndarray] = {}
 
             def _ns(t: int, ti: int = ti, cache: dict[int, np.ndarray] = ns_cache) -> np.ndarray:
@@ -276,6 +294,17 @@ def evaluate(
                     cache[t] = index.namespace_score(context_names(term_keys(p.code), ns), namespace_weight)
                 return cache[t]
 
+            if apply_ks:
+                prior = priors[half[fi]] + _ns(t)
+                got = [index.applies(keys, head, max(apply_ks), acc, prior=prior) for keys, head in bench.hypotheses[t]]
+                for k in apply_ks:
+                    apply_sent[k] += len({m.premise for g in got for m in g[:k]})
+                    apply_calls[k] += sum(min(k, len(g)) for g in got)
+            gold = dict(bench.gold[t])
+            matchable = {g for g in gold if _matchable(index, g, bench.sites[t])}
+            n_gold += len(gold)
+            n_first += sum(gold.values())
+            n_match += len(matchable)
             sites = []
             for c in cols.get(t, []):
                 lo, hi = scores.indptr[c], scores.indptr[c + 1]
@@ -296,14 +325,16 @@ def evaluate(
                     if v.namespace:
                         ns_score = _ns(t)
                         prior = ns_score if prior is None else prior + ns_score
-                    ranked = [index.top_rewrites(rows, shared, max(v.ks), acc, prior=prior) for rows, shared in sites]
+                    budget = {k: (max(1, -(-k * n_acc // 10000)) if v.relative else k) for k in v.ks}
+                    top = max(budget.values())
+                    ranked = [index.top_rewrites(rows, shared, top, acc, prior=prior) for rows, shared in sites]
                     per_k = {}
                     for k in v.ks:
                         chosen = set()
                         n_calls = 0
                         for r in ranked:
-                            chosen.update(m.premise for m in r[:k])
-                            n_calls += min(k, len(r))
+                            chosen.update(m.premise for m in r[: budget[k]])
+                            n_calls += min(budget[k], len(r))
                         per_k[k] = (chosen, n_calls)
                 for k, (chosen, n_calls) in per_k.items():
                     cell = (v, k)
@@ -322,10 +353,16 @@ def evaluate(
         "gold_matchable": n_match,
         "pairs_total": denom,
         "seconds": time.perf_counter() - t0,
+        "apply": [
+            {"k": k, "fraction": apply_sent[k] / max(1, denom), "premises_per_theorem": apply_sent[k] / max(1, n_thm),
+             "tactic_calls_per_theorem": apply_calls[k] / max(1, n_thm)}
+            for k in apply_ks
+        ],
         "rows": [
             {
                 "variant": v.name,
                 "k": k or None,
+                "relative": v.relative,
                 "recall": hit[(v, k)] / max(1, n_gold),
                 "recall_first_step": hit_first[(v, k)] / max(1, n_first),
                 "recall_matchable": hit_match[(v, k)] / max(1, n_match),

@@ -27,15 +27,13 @@ THEOREM_KINDS = ("theorem", "lemma")
 CACHE_VERSION = 1
 
 
-def rewrite_usage(corpus: Any, files: np.ndarray | None = None, progress: bool = False) -> np.ndarray:
-    """For each corpus premise, how many theorems (of ``files``, default all) rewrite with it in their proof."""
+def rewrite_usage(corpus: Any, progress: bool = False) -> np.ndarray:
+    """For each corpus premise, how many theorems of the corpus rewrite with it in their proof."""
     from data.mutate.evaluate import collect
 
     bench = collect(corpus, progress=progress)
     uses = np.zeros(len(corpus.premises), dtype=np.float32)
-    for t, ti in enumerate(bench.theorems):
-        if files is not None and not files[int(corpus.premise_file[ti])]:
-            continue
+    for t in range(len(bench.theorems)):
         for g, _ in bench.gold[t]:
             uses[g] += 1
     return uses
@@ -54,7 +52,7 @@ class PremiseSource:
 
     @classmethod
     def build(cls, corpus: Any, *, alpha: float = 2.0, prior_weight: float = 2.0, namespace_weight: float = 2.0,
-              usage: bool = True, cache_dir: Path | None = None) -> PremiseSource:
+              usage: bool = True, cache_dir: Path | None = None, progress: bool = False) -> PremiseSource:
         """Index the corpus (cached next to it when ``cache_dir`` is given: keyed by the corpus fingerprint)."""
         key = hashlib.sha1(f"{CACHE_VERSION}:{corpus.meta.get('fingerprint')}:{alpha}:{usage}".encode()).hexdigest()
         cache = Path(cache_dir) / f"mutate-index-{key[:16]}.pkl" if cache_dir and corpus.meta.get("fingerprint") \
@@ -69,7 +67,7 @@ class PremiseSource:
         names = [p.full_name for p in corpus.premises]
         statements = [p.code if p.kind in THEOREM_KINDS else "" for p in corpus.premises]
         index = PremiseIndex.build(names, statements, alpha=alpha)
-        uses = rewrite_usage(corpus) if usage else None
+        uses = rewrite_usage(corpus, progress=progress) if usage else None
         if cache is not None:
             try:
                 cache.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import queue
 import sys
@@ -422,15 +424,25 @@ class MutationRun:
         return summary
 
     def _check_meta(self, store: MutationStore) -> None:
-        want = {"source": str(self.root.resolve()), "kinds": sorted(self.config.mutate.kinds)}
+        """A run directory holds one run: the same source, kinds and selection on every resume."""
+        sel = sorted(f"{f}:{n}" for f, n in self.selection) if self.selection is not None else None
+        want = {
+            "source": str(self.root.resolve()),
+            "kinds": sorted(self.config.mutate.kinds),
+            "files": sorted(self.files),
+            "limit": self.limit,
+            "selection": hashlib.sha1(json.dumps(sel).encode()).hexdigest()[:12] if sel is not None else None,
+        }
         have = store.get_meta("run")
         if have is None:
             store.set_meta("run", want)
-        elif have.get("source") != want["source"]:
-            raise UserError(f"{self.out_dir} holds a run on {have.get('source')}; use another --out for {self.root}")
-        elif have.get("kinds") != want["kinds"]:
-            raise UserError(f"{self.out_dir} holds a run with --kinds {','.join(have.get('kinds', []))}; "
-                            "resume it with the same kinds or use another --out")
+            return
+        flags = {"source": "--source", "kinds": "--kinds", "files": "--files", "limit": "--limit",
+                 "selection": "--leandojo"}
+        for key, flag in flags.items():
+            if have.get(key) != want[key]:
+                raise UserError(f"{self.out_dir} holds a run with another {flag} ({have.get(key)!r}, now "
+                                f"{want[key]!r}); resume it with the same arguments or use another --out")
 
     def _write(self, store: MutationStore, ev: Event, session: int) -> None:
         if ev.kind == "found":

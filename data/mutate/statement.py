@@ -93,8 +93,8 @@ def parse_signature(text: str) -> Signature:
         raise StatementError("no `theorem NAME` in the statement")
     name_tok = toks[k + 1]
     i = k + 2
-    if i < len(toks) and toks[i].text == ".{":  # universe parameters `foo.{u}`
-        i = _match_close(toks, i) + 1
+    if i + 1 < len(toks) and toks[i].text == "." and toks[i + 1].text == "{" and toks[i].start == name_tok.end:
+        i = _match_close(toks, i + 1) + 1  # universe parameters `foo.{u v}`
     binders: list[Binder] = []
     while i < len(toks):
         t = toks[i]
@@ -226,7 +226,9 @@ def _as_tactics(proof: str, spaces: int) -> str:
     body, tactic = _block(proof)
     if tactic:
         return _indent(body, spaces)
-    return _indent("exact " + body.lstrip() if "\n" not in body else "exact\n" + _indent(body, 2), spaces)
+    if "\n" not in body.strip():
+        return " " * spaces + "exact " + body.strip()
+    return " " * spaces + "exact\n" + _indent(body, spaces + 2)
 
 
 def _have(name: str, prop: str, proof: str, spaces: int) -> str:

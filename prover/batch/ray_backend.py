@@ -83,6 +83,7 @@ class _GeneratorActor:
             callers=max(1, callers),
             window=config.batch.batch_window_ms / 1000.0,
             max_states=config.batch.max_batch_states,
+            adaptive=config.batch.batch_window_mode == "adaptive",
         )
 
     def generate(
@@ -137,10 +138,10 @@ class RayBackend(Backend):
     name = "ray"
 
     def __init__(self, config: ProverConfig, factory: AgentFactory | None = None, *, poll: float = 0.2) -> None:
+        super().__init__()
         self.config = config
         self.factory = factory or AgentFactory()
         self.poll = poll
-        self.generator_stats: dict[str, Any] = {}
         self._actors: list[Any] = []
         self._gens: list[Any] = []
 
@@ -174,7 +175,8 @@ class RayBackend(Backend):
         if fit < 1:
             raise UserError(f"the Ray cluster has {res.get('CPU', 0):g} CPU(s): no room for a prover actor")
         if n > fit:  # actors that cannot be placed would hold their jobs forever
-            print(f"prover batch: the Ray cluster fits {fit} prover actor(s), not {n}; using {fit}", file=sys.stderr)
+            msg = f"the Ray cluster fits {fit} prover actor(s), not {n}; using {fit}"
+            print(f"prover batch: warning: {msg}", file=sys.stderr)
             n = fit
             n_gen = min(n_gen, n)
         if n_gen > 0:
@@ -217,7 +219,9 @@ class RayBackend(Backend):
                         todo.appendleft((job, tries, last))
                     except RayActorError as e:
                         msg = f"worker died: {one_line(e, 200) if str(e) else type(e).__name__}"
-                        print(f"prover batch: ray-{i} died on {job.key} attempt {job.attempt}", file=sys.stderr)
+                        print(
+                            f"prover batch: warning: ray-{i} died on {job.key} attempt {job.attempt}", file=sys.stderr
+                        )
                         if tries < last:  # the next try on another actor goes on counting
                             again = dataclasses.replace(job, prior_tries=tries, last_try=last)
                             todo.appendleft((again, tries + 1, last))
@@ -232,7 +236,10 @@ class RayBackend(Backend):
                         if isinstance(cause, FatalError) or "FatalError" in str(e).splitlines()[0]:
                             fatal = fatal or str(cause or e).splitlines()[0]
                             stop.set()
-                            print(f"prover batch: stopping: {fatal}; waiting for the running attempts", file=sys.stderr)
+                            print(
+                                f"prover batch: error: {fatal}; stopping (the running attempts finish)",
+                                file=sys.stderr,
+                            )
                         else:
                             on_row(_row(job, f"ray-{i}", f"worker crashed: {e}", tries, sent))
                     else:

@@ -76,12 +76,17 @@ def theorem_key(t: Theorem) -> str:
 # Generator batching across worker threads
 
 
+def _ema(old: float | None, x: float, weight: float = 0.2) -> float:
+    return x if old is None else (1 - weight) * old + weight * x
+
+
 @dataclass
 class _Request:
     states: list[str]
     premises: Sequence[Sequence[Premise]] | None
     n: int
     contexts: Sequence[StepContext | None] | None
+    caller: int  # the calling thread
     result: list[list[Candidate]] | None = None
     error: BaseException | None = None
     done: bool = False
@@ -90,24 +95,44 @@ class _Request:
 class BatchingGenerator:
     """A thread-safe `TacticGenerator` wrapper that merges concurrent ``generate`` calls into one.
 
-    The first caller becomes the leader: it waits up to ``window`` seconds (less when ``callers`` requests
-    are already pending or ``max_states`` states are queued), then sends every pending request with the same
-    ``n`` as one call and hands each caller its slice. Premises and contexts (prompt context and seed of each
-    state) are concatenated, so every state is generated for exactly as in an unmerged call. Only one call
-    reaches the inner generator at a time, so a model that is not thread-safe is safe behind it.
-    ``calls`` / ``states`` count what was sent.
+    The first caller becomes the leader and sends every pending request with the same ``n`` as one call
+    (premises and contexts concatenated, so every state is generated for exactly as in an unmerged call);
+    each caller gets its slice. Only one call reaches the inner generator at a time, so a model that is not
+    thread-safe is safe behind it. ``calls`` / ``states`` / ``requests`` count what was sent.
+
+    How long the leader waits for the other callers (``window`` seconds at most; 0 = never):
+
+    * ``adaptive`` (default): only as long as waiting can pay. Merging saves a call of the inner generator,
+      so the leader waits at most ``wait_share`` of what a call has taken so far (a GPU model's ~100 ms call:
+      the whole window; an instant generator: nothing), and only for callers expected back within that
+      time (each caller's gap between two calls is tracked: one busy in a long Lean step is not waited for).
+      It stops waiting as soon as every caller is pending or ``max_states`` states are queued.
+    * fixed (``adaptive=False``): up to ``window`` every time (the behaviour before; a fixed 5 ms window cost
+      2 workers a third of their speed-up when Lean steps take 5 ms).
     """
 
     def __init__(
-        self, inner: TacticGenerator, *, callers: int, window: float = 0.005, max_states: int = 64
+        self,
+        inner: TacticGenerator,
+        *,
+        callers: int,
+        window: float = 0.005,
+        max_states: int = 64,
+        adaptive: bool = True,
+        wait_share: float = 0.5,
     ) -> None:
         self.inner = inner
         self.callers = max(1, callers)
-        self.window = window
+        self.window = max(0.0, window)
         self.max_states = max(1, max_states)
+        self.adaptive = adaptive
+        self.wait_share = wait_share
         self._cv = threading.Condition()
         self._pending: list[_Request] = []
         self._busy = False
+        self._call_time: float | None = None  # moving average of one inner call (s)
+        self._gap: dict[int, float] = {}  # caller thread -> moving average of its time between calls (s)
+        self._left: dict[int, float] = {}  # caller thread -> when its last call returned
         self.calls = 0
         self.states = 0
         self.requests = 0
@@ -120,10 +145,14 @@ class BatchingGenerator:
         *,
         contexts: Sequence[StepContext | None] | None = None,
     ) -> list[list[Candidate]]:
-        req = _Request(list(states), premises, n, contexts)
+        me = threading.get_ident()
+        req = _Request(list(states), premises, n, contexts, me)
         if not req.states:
             return []
         with self._cv:
+            now = time.monotonic()
+            if me in self._left:
+                self._gap[me] = _ema(self._gap.get(me), now - self._left[me])
             self._pending.append(req)
             self._cv.notify_all()
             while not req.done:
@@ -131,7 +160,7 @@ class BatchingGenerator:
                     self._cv.wait()
                     continue
                 self._busy = True
-                deadline = time.monotonic() + self.window
+                deadline = time.monotonic() + self._wait_budget()
                 while len(self._pending) < self.callers and self._queued_states() < self.max_states:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
@@ -139,16 +168,39 @@ class BatchingGenerator:
                     self._cv.wait(remaining)
                 batch = self._take_batch()
                 self._cv.release()
+                t0 = time.monotonic()
                 try:
                     self._run(batch)
                 finally:
                     self._cv.acquire()
                     self._busy = False
                     self._cv.notify_all()
+                self._call_time = _ema(self._call_time, time.monotonic() - t0)
+            self._left[me] = time.monotonic()
         if req.error is not None:
             raise req.error
         assert req.result is not None
         return req.result
+
+    def _wait_budget(self) -> float:
+        """How long the leader may wait for more requests (see the class docstring)."""
+        if self.window <= 0 or len(self._pending) >= self.callers:
+            return 0.0
+        if not self.adaptive:
+            return self.window
+        if self._call_time is None:  # no measurement yet: a short look
+            return self.window
+        budget = min(self.window, self.wait_share * self._call_time)
+        now = time.monotonic()
+        pending = {r.caller for r in self._pending}
+        # when each caller not yet waiting is expected back, judged by its own rhythm; one due about now (give
+        # or take the budget) is worth the budget (the wait ends as soon as every caller is in); one long
+        # overdue is in a long Lean step
+        others = [t for t in self._left if t not in pending]
+        if any(t not in self._gap for t in others):  # one whose rhythm is not known yet: look once
+            return budget
+        expected = [self._left[t] + self._gap[t] - now for t in others]
+        return budget if any(-budget <= e <= budget for e in expected) else 0.0
 
     def _queued_states(self) -> int:
         return sum(len(r.states) for r in self._pending)
@@ -190,11 +242,6 @@ class BatchingGenerator:
         for r in batch:
             r.done = True
 
-    def close(self) -> None:
-        close = getattr(self.inner, "close", None)
-        if callable(close):
-            close()
-
 
 # ---------------------------------------------------------------------------------------------------
 # Agent factory
@@ -207,6 +254,7 @@ class Shared:
     generator: Any = None
     pool: Any = None
     owned: list[Any] = field(default_factory=list)
+    proof_generator: Any = None  # the whole-proof generator (modes whole / repair / hybrid)
 
     def close(self) -> None:
         while self.owned:
@@ -229,10 +277,20 @@ class AgentFactory:
         generator: Callable[[ProverConfig], Any] | None = None,
         env: Callable[[ProverConfig, Any], Any] | None = None,
         agent: Callable[..., Any] | None = None,
+        proof_generator: Callable[[ProverConfig], Any] | None = None,
     ) -> None:
         self.generator_fn = generator
         self.env_fn = env
         self.agent_fn = agent
+        self.proof_generator_fn = proof_generator
+
+    def build_proof_generator(self, config: ProverConfig) -> Any:
+        """The whole-proof generator the workers share (modes other than ``step``)."""
+        if self.proof_generator_fn is not None:
+            return self.proof_generator_fn(config)
+        from prover.models import build_proof_generator
+
+        return build_proof_generator(config.whole)
 
     def build_generator(self, config: ProverConfig) -> TacticGenerator:
         if self.generator_fn is not None:
@@ -250,7 +308,11 @@ class AgentFactory:
             # Fail in a second when Lean is missing, not after minutes of loading a model.
             resolve_repl_command(config.lean)
         try:
-            if generator is None:  # given (a Ray proxy): it batches on its own side
+            if config.mode != "step":
+                shared.proof_generator = self.build_proof_generator(config)
+                shared.owned.append(shared.proof_generator)
+            step_prover = config.mode in ("step", "hybrid")  # whole / repair need no tactic generator
+            if generator is None and step_prover:  # given (a Ray proxy): it batches on its own side
                 generator = self.build_generator(config)
                 shared.owned.append(generator)
                 if workers > 1 and config.batch.batch_generator_calls:
@@ -259,6 +321,7 @@ class AgentFactory:
                         callers=workers,
                         window=config.batch.batch_window_ms / 1000.0,
                         max_states=config.batch.max_batch_states,
+                        adaptive=config.batch.batch_window_mode == "adaptive",
                     )
             shared.generator = generator
             if self.env_fn is None:
@@ -285,7 +348,10 @@ class AgentFactory:
             from prover.agent import Agent
 
             make = Agent
-        agent = make(config, env=env, generator=shared.generator)
+        if shared.proof_generator is not None:
+            agent = make(config, env=env, generator=shared.generator, proof_generator=shared.proof_generator)
+        else:
+            agent = make(config, env=env, generator=shared.generator)
         return agent, [agent, env]
 
 
@@ -337,6 +403,11 @@ def row_from_attempt(job: Job, attempt: ProofAttempt, *, worker: str, started: f
         started=started,
         finished=time.time(),
         tries=tries,
+        mode=attempt.mode,
+        stage=attempt.stage if attempt.status == "proved" else None,
+        samples=int(attempt.samples),
+        tokens=int(attempt.tokens),
+        stats=json.dumps(attempt.stats, ensure_ascii=False, default=str) if attempt.stats else None,
     )
 
 
@@ -369,8 +440,16 @@ def save_graph(graph: Any, graphs_dir: Path | str, job: Job, status: str) -> Non
 class Worker:
     """One Lean worker: runs jobs with its agent; an infrastructure error is retried on a fresh agent."""
 
-    def __init__(self, factory: AgentFactory, config: ProverConfig, shared: Shared, name: str) -> None:
+    def __init__(
+        self,
+        factory: AgentFactory,
+        config: ProverConfig,
+        shared: Shared,
+        name: str,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.factory, self.config, self.shared, self.name = factory, config, shared, name
+        self.stop = stop  # set: the batch is shutting down; an attempt cut short is not retried
         self._agent: Any = None
         self._closers: list[Any] = []
 
@@ -411,7 +490,8 @@ class Worker:
                     seed=job.seed,
                 )
             spent += attempt.time
-            if attempt.status == "error" and tries < last_try and _retryable(attempt.error):
+            stopping = self.stop is not None and self.stop.is_set()
+            if attempt.status == "error" and tries < last_try and _retryable(attempt.error) and not stopping:
                 log.info("retrying %s attempt %d after: %s", job.key, job.attempt, attempt.error)
                 self.reset()
                 continue
@@ -432,10 +512,17 @@ class Backend:
     """Runs jobs and hands each finished `AttemptRow` to ``on_row`` (called in the driver thread)."""
 
     name = "base"
+    generator_stats: dict[str, Any]  # merged generator calls (`BatchingGenerator`), filled by the end of `run`
+
+    def __init__(self) -> None:
+        self.generator_stats = {}
 
     def run(self, jobs: list[Job], on_row: Callable[[AttemptRow], None], stop: threading.Event) -> str | None:
         """Returns a fatal message, or None."""
         raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what `run` started (processes, actors); called once after `run`, also after an error."""
 
 
 class LocalBackend(Backend):
@@ -444,9 +531,9 @@ class LocalBackend(Backend):
     name = "local"
 
     def __init__(self, config: ProverConfig, factory: AgentFactory, workers: int) -> None:
+        super().__init__()
         self.config, self.factory, self.workers = config, factory, workers
         self.shared: Shared | None = None
-        self.generator_stats: dict[str, Any] = {}  # merged generator calls (`BatchingGenerator`), after the run
 
     def run(self, jobs: list[Job], on_row: Callable[[AttemptRow], None], stop: threading.Event) -> str | None:
         if not jobs:
@@ -466,7 +553,7 @@ class LocalBackend(Backend):
 
         def loop(i: int) -> None:
             assert self.shared is not None
-            worker = Worker(self.factory, self.config, self.shared, f"local-{i}")
+            worker = Worker(self.factory, self.config, self.shared, f"local-{i}", stop)
             try:
                 while not stop.is_set():
                     try:
@@ -500,7 +587,7 @@ class LocalBackend(Backend):
                 elif kind == "fatal":
                     if not fatal:
                         fatal.append(value)
-                        print(f"prover batch: stopping: {value}; waiting for the running attempts", file=sys.stderr)
+                        print(f"prover batch: error: {value}; stopping (the running attempts finish)", file=sys.stderr)
                 else:
                     alive -= 1
         except KeyboardInterrupt:
@@ -548,6 +635,7 @@ class ProgressView:
         self._progress: Any = None
         self._task: Any = None
         self._last = 0.0
+        self._rerouted: list[tuple[logging.StreamHandler, Any]] = []  # log handlers pointed at the live bar
         self.total = 0
         self.done = 0
         self.counts = {"proved": 0, "failed": 0, "timeout": 0, "error": 0}
@@ -581,6 +669,7 @@ class ProgressView:
                 transient=False,
             )
             self._progress.start()
+            self._route_logging()
             self._task = self._progress.add_task("batch", total=total, status=self._status())
         elif self.enabled:
             print(f"prover batch: {total} attempts to run over {n_theorems} theorems", file=self.stream)
@@ -610,7 +699,19 @@ class ProgressView:
                 flush=True,
             )
 
+    def _route_logging(self) -> None:
+        """Log records go through the bar's console (which prints them above the bar) instead of writing to
+        the terminal under it: the live bar redirects ``sys.stderr``, but a logging handler keeps the stream
+        it was given."""
+        targets = {id(self.stream), id(sys.__stderr__)}
+        for h in logging.getLogger().handlers:
+            if isinstance(h, logging.StreamHandler) and id(h.stream) in targets and h.stream is not sys.stderr:
+                self._rerouted.append((h, h.setStream(sys.stderr)))
+
     def close(self) -> None:
+        for h, old in self._rerouted:
+            h.setStream(old)
+        self._rerouted = []
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
@@ -687,6 +788,20 @@ def lean_versions(config: ProverConfig) -> dict[str, str | None]:
         return {"lean_toolchain": read_toolchain(proj), "mathlib_rev": mathlib.get("rev")}
     except Exception:  # noqa: BLE001 - informational only
         return {"lean_toolchain": None, "mathlib_rev": None}
+
+
+def repl_lean(config: ProverConfig) -> dict[str, str | None]:
+    """The Lean version the REPL runs and where that was read (`prover.lean.project.repl_lean_version`)."""
+    if config.lean.replay_path is not None:
+        return {"lean_version": None, "lean_version_source": f"replayed from {config.lean.replay_path}"}
+    from prover.lean.project import repl_lean_version, resolve_repl_command
+    from prover.lean.types import LeanSetupError
+
+    try:
+        known = repl_lean_version(*resolve_repl_command(config.lean))
+    except LeanSetupError as e:
+        return {"lean_version": None, "lean_version_source": f"unknown: {one_line(e, 200)}"}
+    return {"lean_version": known.version, "lean_version_source": known.source}
 
 
 class BatchRunner:
@@ -777,8 +892,9 @@ class BatchRunner:
                 for t in self.theorems
             )
             backend_name = self.backend.name if self.backend else "local"
+            versions = {**lean_versions(self.config), **(repl_lean(self.config) if self.factory.env_fn is None else {})}
             self.session = store.start_session(
-                argv=self.argv, backend=backend_name, workers=self.config.batch.workers, **lean_versions(self.config)
+                argv=self.argv, backend=backend_name, workers=self.config.batch.workers, **versions
             )
         except StoreWriteError as e:
             store.close()
@@ -821,8 +937,8 @@ class BatchRunner:
             if not self._store_warned:
                 self._store_warned = True
                 print(
-                    f"prover batch: cannot write results ({one_line(e)}); keeping {len(self._unsaved)} finished "
-                    "result(s) in memory and retrying after each attempt — free some disk space",
+                    f"prover batch: warning: cannot write results ({one_line(e)}); keeping {len(self._unsaved)} "
+                    "finished result(s) in memory and retrying after each attempt — free some disk space",
                     file=sys.stderr,
                 )
             return False
@@ -878,10 +994,8 @@ class BatchRunner:
             self._dump_unsaved()
             self.summary.wall = time.monotonic() - t0
             with contextlib.suppress(Exception):
-                close = getattr(backend, "close", None)
-                if callable(close):
-                    close()
-            self.summary.generator = dict(getattr(backend, "generator_stats", {}) or {})
+                backend.close()
+            self.summary.generator = dict(backend.generator_stats)
             store.close()
         return self.summary
 

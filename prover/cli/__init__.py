@@ -9,13 +9,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 
 from prover.errors import UserError
 from prover.lean.types import LeanException
 
+# The project's packages: their loggers follow -v (other libraries' stay at WARNING).
+OUR_PACKAGES = ("prover", "search", "retrieval", "repair", "data")
 # Modules under prover/cli/ that define subcommands, in --help order.
-SUBCOMMANDS: list[str] = ["doctor", "check", "prove", "batch", "index", "train"]
+SUBCOMMANDS: list[str] = ["doctor", "check", "prove", "repair", "batch", "index", "train"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,20 +33,37 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # -v: the project's INFO (details of each Lean crash, retries, ...), -vv: its DEBUG; other libraries stay
+    # at WARNING (their DEBUG buried ours).
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for package in OUR_PACKAGES:
+        logging.getLogger(package).setLevel(level)
     try:
         return int(args.func(args))
-    except UserError as e:
+    except UserError as e:  # one prefix for every error: "prover COMMAND: error: ..."
         print(f"prover {args.command}: error: {e}", file=sys.stderr)
         return 2
     except LeanException as e:
-        print(f"prover {args.command}: {type(e).__name__}: {e}", file=sys.stderr)
+        print(f"prover {args.command}: error: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"prover {args.command}: interrupted", file=sys.stderr)
         return 130
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def entry() -> None:
-    sys.exit(main())
+    """The ``prover`` console script. SIGTERM (``kill``, Slurm's preemption and ``scancel``) stops it like
+    Ctrl-C, from the first moment on: finished results are kept, children are stopped, one line is printed,
+    exit status 130 — also while the subcommands are still being imported."""
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        code = main()
+    except KeyboardInterrupt:  # before a subcommand started (argument parsing, imports)
+        print("prover: interrupted", file=sys.stderr)
+        code = 130
+    sys.exit(code)

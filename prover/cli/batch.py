@@ -15,10 +15,8 @@ Exit status of ``batch``: 0 every attempt recorded, 2 error (bad input, Lean set
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -101,7 +99,9 @@ def _register_batch(sub: argparse._SubParsersAction) -> None:
     )
 
     cfg = p.add_argument_group("configuration")
-    add_options(cfg, "--config", "--set", "--preset", "--backend", "--model", "--max-expansions", "--time-limit")
+    add_options(
+        cfg, "--config", "--set", "--mode", "--preset", "--backend", "--model", "--max-expansions", "--time-limit"
+    )
     p.set_defaults(func=run_batch_cmd)
 
 
@@ -117,6 +117,20 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
             "batch.ray_address": args.ray,
             "batch.graphs_dir": str(args.out / "graphs") if getattr(args, "save_graphs", False) else None,
         },
+    )
+
+
+def run_time_bound(n_theorems: int, config: Any) -> str | None:
+    """How long the run can take at most: every attempt that fails uses its whole ``search.time_limit``
+    (244 miniF2F theorems × 600 s on one CPU worker is 40 hours); None without a time limit."""
+    b, limit = config.batch, config.search.time_limit
+    if limit is None:
+        return None
+    hours = n_theorems * b.attempts * limit / max(1, b.workers) / 3600
+    when = f"{hours:.1f} h" if hours >= 1 else f"{hours * 60:.0f} min"
+    return (
+        f"at most {when} of wall time ({n_theorems} × {b.attempts} attempt(s) × search.time_limit {limit:g} s / "
+        f"{b.workers} worker(s); failing attempts use their whole time limit, proofs found early end sooner)"
     )
 
 
@@ -165,10 +179,6 @@ def _check_answer_mode(out: Path, answers: str | None, force: bool) -> None:
         )
 
 
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def run_batch_cmd(args: argparse.Namespace) -> int:
     from data.benchmarks import benchmark_run_info, load_theorems, select
     from prover.batch.report import format_summary, write_report
@@ -177,6 +187,11 @@ def run_batch_cmd(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, _overrides(args))
     b = config.batch
+    if b.ray_address and config.mode != "step":
+        raise UserError(
+            f"--mode {config.mode} runs on threads only for now (its whole-proof model is not yet shared by "
+            "Ray actors); drop --ray, or use --mode step"
+        )
     theorems = load_theorems(args.benchmark, args.split, b.benchmark_dir, answers=b.answers)
     sel = select(
         theorems,
@@ -208,6 +223,9 @@ def run_batch_cmd(args: argparse.Namespace) -> int:
         + f" → {args.out}",
         file=sys.stderr,
     )
+    estimate = run_time_bound(len(sel.theorems), config)
+    if estimate:
+        print(f"prover batch: {estimate}", file=sys.stderr)
     _warn_lean_version(sel.theorems, config, args.benchmark)
     g = config.generator
     if b.attempts > 1 and (getattr(g, "decoding", "sample") == "beam" or getattr(g, "temperature", 1.0) == 0):
@@ -238,9 +256,6 @@ def run_batch_cmd(args: argparse.Namespace) -> int:
         info=info,
         force=args.force,
     )
-    # Slurm preemption / `scancel` send SIGTERM: stop like Ctrl-C (finished results are kept either way).
-    with contextlib.suppress(ValueError):  # not in the main thread
-        signal.signal(signal.SIGTERM, _raise_interrupt)
     summary = runner.run()
     if summary.skipped_done:
         print(f"prover batch: resumed: {summary.skipped_done} attempt(s) were already done", file=sys.stderr)
@@ -250,7 +265,7 @@ def run_batch_cmd(args: argparse.Namespace) -> int:
             print(format_summary(rep))
             print(f"report: {Path(args.out) / 'report.html'}")
         except OSError as e:
-            print(f"prover batch: could not write the reports: {e}", file=sys.stderr)
+            print(f"prover batch: warning: could not write the reports: {e}", file=sys.stderr)
     if summary.unsaved:
         print(
             f"prover batch: error: {summary.unsaved} finished result(s) could not be written to the store; saved to "

@@ -44,7 +44,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from prover.lean.project import project_lean_version
     from prover.lean.repl_env import ReplEnv
     from prover.lean.syntax import scan
     from prover.lean.types import LeanTimeout
@@ -81,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         with ReplEnv(config.lean) as env:
             result = env.check_file(text, names)
             if result.lean_version is None:
-                result = replace(result, lean_version=env.lean_version or project_lean_version(config.lean))
+                result = replace(result, lean_version=env.lean_version)
     except LeanTimeout as e:
         print(f"{shown}: not checked: Lean timed out ({e})", file=sys.stderr)
         if args.json:

@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from prover.errors import UserError
+
+if TYPE_CHECKING:
+    from prover.config import Overrides
 
 # flag -> (argparse keywords, the config key it sets or None). The same flag means the same in every command.
 _OPTIONS: dict[str, tuple[dict[str, Any], str | None]] = {
@@ -41,6 +44,14 @@ _OPTIONS: dict[str, tuple[dict[str, Any], str | None]] = {
         "generator.backend",
     ),
     "--model": ({"help": "generator model name or path (generator.model)"}, "generator.model"),
+    "--mode": (
+        {
+            "choices": ["step", "whole", "repair", "hybrid"],
+            "help": "proving mode (mode): step = tactic search (default), whole = sampled whole proofs, repair = "
+            "whole + the repair loop on failures, hybrid = repair whose sub-goals go to the step prover first",
+        },
+        "mode",
+    ),
     "--max-expansions": ({"type": int, "metavar": "N", "help": "search.max_expansions"}, "search.max_expansions"),
     "--time-limit": (
         {"type": float, "metavar": "SECONDS", "help": "wall time per attempt (search.time_limit)"},
@@ -63,9 +74,12 @@ def add_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *flag
         parser.add_argument(flag, **_OPTIONS[flag][0])
 
 
-def parse_set_items(items: list[str]) -> dict[str, Any]:
-    """``--set SECTION.KEY=VALUE`` items as a dict (values parsed as YAML; empty = None)."""
-    ov: dict[str, Any] = {}
+def parse_set_items(items: list[str]) -> Overrides:
+    """``--set SECTION.KEY=VALUE`` items (values parsed as YAML: ``null`` or an empty value = None, which sets
+    the key to None, e.g. lifts ``search.time_limit``), each remembering the item that set it."""
+    from prover.config import Overrides
+
+    ov = Overrides()
     for item in items:
         if "=" not in item:
             raise UserError(f"--set {item!r}: expected SECTION.KEY=VALUE")
@@ -74,22 +88,34 @@ def parse_set_items(items: list[str]) -> dict[str, Any]:
             ov[k.strip()] = yaml.safe_load(v) if v.strip() else None
         except yaml.YAMLError as e:
             raise UserError(f"--set {item!r}: bad value ({str(e).splitlines()[0]})") from e
+        ov.sources[k.strip()] = f"--set {item}"
     return ov
 
 
-def config_overrides(args: argparse.Namespace, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def config_overrides(args: argparse.Namespace, extra: Mapping[str, Any] | None = None) -> Overrides:
     """Overrides for `load_config`: the ``--set`` items, then the shared flags the command has, then
-    ``extra`` (the command's own flags, config key -> value); values that are None are left out."""
+    ``extra`` (the command's own flags, config key -> value). A flag that was not given (None) is left out;
+    each override remembers the flag or item that set it, for error messages."""
     ov = parse_set_items(getattr(args, "set", None) or [])
-    direct: dict[str, Any] = {}
     for flag, (_, key) in _OPTIONS.items():
         dest = flag.lstrip("-").replace("-", "_")
         value = getattr(args, dest, None)
         if key is not None and value is not None:
-            direct[key] = str(value) if isinstance(value, Path) else value
-    direct.update(extra or {})
-    ov.update({k: v for k, v in direct.items() if v is not None})
+            ov[key] = str(value) if isinstance(value, Path) else value
+            ov.sources[key] = flag
+    for key, value in (extra or {}).items():
+        if value is not None:
+            ov[key] = str(value) if isinstance(value, Path) else value
+            ov.sources[key] = _flag_of(args, key, value)
     return ov
+
+
+def _flag_of(args: argparse.Namespace, key: str, value: Any) -> str:
+    """The command's own flag that gave ``key`` its value (``batch.workers`` ← ``--workers``), by name."""
+    dest = key.rsplit(".", 1)[-1]
+    if getattr(args, dest, None) == value:
+        return "--" + dest.replace("_", "-")
+    return f"the command line ({key})"
 
 
 def load_config_from_args(args: argparse.Namespace, extra: Mapping[str, Any] | None = None) -> Any:

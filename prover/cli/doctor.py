@@ -1,11 +1,14 @@
 """``prover doctor``: one screen of what is found and what is missing, with the command that fixes each.
 
-    prover doctor [--lean-project DIR] [--config FILE] [--json]
+    prover doctor [--lean-project DIR] [--config FILE] [--set K=V] [--preset P] [--backend B] [--model M] [--json]
 
-Checks Python and its packages, elan / lake / the toolchain pinned by the Lean project, Mathlib's build,
-the REPL binary, strict mode's checker (comparator, lean4export, landrun), CUDA, vLLM and Ray. Exit status:
-0 when proving can work (every required item is present), 1 otherwise; optional items (GPU, vLLM, Ray,
-LeanDojo, and the strict checker unless lean.verify = strict) only warn.
+Checks Python and its packages; the Lean side as the config runs it (elan / lake / the toolchain pinned by the
+project, Mathlib's build, the REPL binary — or, with ``lean.repl_command``, that command, and which Lean it
+runs); strict mode's checker (comparator, lean4export, landrun); the generator's model (a local folder, the
+Hugging Face cache, or one quick question to the hub, never a download or retries; an OpenAI-compatible server
+answers); the premise index when retrieval is on; the benchmark files; CUDA, vLLM and Ray. Exit status: 0 when
+proving can work (every required item is present), 1 otherwise; optional items (GPU, vLLM, Ray, LeanDojo,
+benchmark files, and the strict checker unless lean.verify = strict) only warn.
 """
 
 from __future__ import annotations
@@ -14,10 +17,14 @@ import argparse
 import importlib.metadata
 import importlib.util
 import json
+import os
+import shutil
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
+from prover.cli.common import add_options, load_config_from_args
 from prover.lean.project import SetupCheck, diagnose
 from prover.lean.strict import strict_checks
 
@@ -43,8 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="show what is installed and what is missing (Lean, Mathlib, REPL, GPU, ...)",
         description="Check the installation; exit 0 when proving can work, 1 otherwise.",
     )
-    p.add_argument("--lean-project", type=Path, metavar="DIR", help="Lean project (default: lean.project_dir)")
-    p.add_argument("--config", type=Path, metavar="FILE", help="config file (.toml, .yaml)")
+    add_options(p, "--lean-project", "--config", "--set", "--preset", "--backend", "--model", "--benchmark-dir")
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     p.set_defaults(func=run)
 
@@ -109,20 +115,178 @@ def gpu_checks() -> list[SetupCheck]:
     return checks
 
 
+def lean_checks(lean: Any) -> list[SetupCheck]:
+    """The default set-up (`diagnose`), or the REPL command the config names instead."""
+    if not lean.repl_command:
+        return diagnose(lean)
+    from prover.lean.project import repl_lean_version, resolve_repl_command
+
+    cmd, cwd = resolve_repl_command(lean)
+    exe = shutil.which(cmd[0]) or (cmd[0] if Path(cmd[0]).is_file() else None)
+    checks = [
+        SetupCheck(
+            "REPL command (lean.repl_command)",
+            exe is not None,
+            " ".join(cmd) + ("" if exe else f": {cmd[0]} not found"),
+            None if exe else "fix lean.repl_command, or unset it to use the project's REPL (scripts/setup_lean.sh)",
+        )
+    ]
+    if exe is not None:
+        known = repl_lean_version(cmd, cwd)
+        found = f"{known.version} ({known.source})" if known.version else known.source
+        checks.append(SetupCheck("Lean version", known.version is not None, found, None, required=False))
+    return checks
+
+
+def model_checks(config: Any) -> list[SetupCheck]:
+    """Can the generator's model be loaded, without downloading it or waiting on the hub's retries?"""
+    g = config.generator
+    backend = g.model_backend
+    name = f"generator model ({g.backend})"
+    if backend is None:
+        return [SetupCheck(name, True, "the automation portfolio (no model)")]
+    if backend == "openai":
+        return [_endpoint_check(name, g.endpoint)]
+    return [_hf_model_check(name, g.model)]
+
+
+def _hf_model_check(name: str, model: str) -> SetupCheck:
+    from prover.models.loading import hub_offline
+
+    local = Path(model).expanduser()
+    if local.exists():
+        ok = (local / "config.json").is_file()
+        return SetupCheck(
+            name,
+            ok,
+            f"{local}" + ("" if ok else ": not a model folder (no config.json)"),
+            None if ok else "point generator.model at a saved model folder or a hub id",
+        )
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(model, "config.json")
+    except Exception:  # noqa: BLE001 - e.g. not a valid repo id
+        return SetupCheck(
+            name,
+            False,
+            f"{model}: no such folder, and not a Hugging Face model id",
+            "set generator.model to a model folder or a hub id (org/name)",
+        )
+    if isinstance(cached, str):
+        return SetupCheck(name, True, f"{model} (in the local Hugging Face cache)")
+    download = f"huggingface-cli download {model} (where there is network; then copy ~/.cache/huggingface)"
+    if hub_offline():
+        return SetupCheck(name, False, f"{model} is not in the local cache and HF_HUB_OFFLINE is set", download)
+    import httpx
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    token = os.environ.get("HF_TOKEN")
+    try:  # one question, a short timeout, no retries: the loader itself would retry for half a minute
+        r = httpx.head(
+            f"{endpoint}/api/models/{model}",
+            timeout=5.0,
+            follow_redirects=True,
+            headers={"Authorization": f"Bearer {token}"} if token else {},
+        )
+    except httpx.HTTPError as e:
+        return SetupCheck(
+            name,
+            False,
+            f"{model} is not in the local cache and {endpoint} cannot be reached ({type(e).__name__})",
+            f"check the network, or {download}",
+        )
+    if r.status_code == 200:
+        return SetupCheck(name, True, f"{model} (not downloaded yet: the first run downloads it from {endpoint})")
+    if r.status_code in (401, 403):
+        return SetupCheck(
+            name,
+            False,
+            f"{model} is gated or private on {endpoint}",
+            "accept its license on the hub and log in: huggingface-cli login (or set HF_TOKEN)",
+        )
+    return SetupCheck(
+        name, False, f"{model}: the hub has no such model (HTTP {r.status_code})", "check generator.model (org/name)"
+    )
+
+
+def _endpoint_check(name: str, endpoint: str) -> SetupCheck:
+    import httpx
+
+    url = endpoint.rstrip("/") + "/models"
+    try:
+        r = httpx.get(url, timeout=3.0)
+    except httpx.HTTPError as e:
+        return SetupCheck(
+            name,
+            False,
+            f"no answer from {url} ({type(e).__name__})",
+            "start the server (e.g. vllm serve MODEL --port 8000) or set generator.endpoint",
+        )
+    ok = r.status_code < 400
+    return SetupCheck(
+        name,
+        ok,
+        f"{url} answers HTTP {r.status_code}",
+        None if ok else "check generator.endpoint and the API key (generator.api_key_env)",
+    )
+
+
+def retrieval_checks(config: Any) -> list[SetupCheck]:
+    r = config.retrieval
+    name = "premise index (retrieval)"
+    if not r.enabled or r.k <= 0:
+        return [SetupCheck(name, True, "off (retrieval.enabled = false)", required=False)]
+    from retrieval.corpus import CORPUS_JSON
+
+    build = "prover index build --source PATH --out DIR, then set retrieval.index_dir = DIR"
+    index = Path(r.index_dir) if r.index_dir is not None else None
+    if index is not None and (index / CORPUS_JSON).is_file():
+        if r.method == "dense" and not (index / "dense" / "index.faiss").is_file():
+            return [
+                SetupCheck(
+                    name,
+                    False,
+                    f"{index} has no dense index (retrieval.method = dense)",
+                    f"prover index build ... --out {index} with a dense encoder, or method = bm25",
+                )
+            ]
+        return [SetupCheck(name, True, f"{index}")]
+    if r.sources:
+        return [SetupCheck(name, True, f"built from {len(r.sources)} source(s) on first use", required=False)]
+    where = f"{index} holds no corpus" if index is not None else "retrieval.index_dir is not set"
+    return [SetupCheck(name, False, where, build)]
+
+
+def benchmark_checks(config: Any) -> list[SetupCheck]:
+    from data.benchmarks import BENCHMARKS, REGISTRY, benchmark_file
+
+    d = Path(config.batch.benchmark_dir)
+    out = []
+    for bench, splits in BENCHMARKS.items():
+        have = [s for s in splits if benchmark_file(bench, s, d).is_file()]
+        download = REGISTRY[bench].download
+        fix = f"prover data download {download}" if download else None
+        found = f"{', '.join(have)} in {d}" if have else f"not in {d}"
+        out.append(SetupCheck(f"benchmark {bench}", len(have) == len(splits), found, fix, required=False))
+    return out
+
+
 def all_checks(config) -> list[tuple[str, list[SetupCheck]]]:
     return [
         ("Python environment", python_checks()),
-        ("Lean", diagnose(config.lean)),
+        ("Lean", lean_checks(config.lean)),
         ("Strict mode (required when lean.verify = strict)", strict_checks(config.lean)),
+        (
+            "Models, premises and benchmarks",
+            [*model_checks(config), *retrieval_checks(config), *benchmark_checks(config)],
+        ),
         ("Accelerators and engines", gpu_checks()),
     ]
 
 
 def run(args: argparse.Namespace) -> int:
-    from prover.config import load_config
-
-    overrides = {"lean.project_dir": str(args.lean_project)} if args.lean_project else None
-    config = load_config(args.config, overrides)
+    config = load_config_from_args(args)
     groups = all_checks(config)
     missing = [c for _, cs in groups for c in cs if not c.ok and c.required]
     if args.json:

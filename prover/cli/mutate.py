@@ -70,7 +70,8 @@ def run_mutate_cmd(args: argparse.Namespace) -> int:
     corpus = build_corpus([source], progress=not args.no_progress)
     m = config.mutate
     prefilter = PremiseSource.build(corpus, alpha=m.alpha, prior_weight=m.prior_weight,
-                                    namespace_weight=m.namespace_weight, cache_dir=default_cache_dir())
+                                    namespace_weight=m.namespace_weight, cache_dir=default_cache_dir(),
+                                    progress=not args.no_progress)
     backend = RayBackend(config, prefilter) if args.ray else LocalBackend(config, prefilter)
     run = MutationRun(config, root, args.out, prefilter, files=args.files, selection=selection, limit=args.limit,
                       backend=backend, progress=not args.no_progress)

@@ -95,12 +95,12 @@ class LeanConfig(BaseModel):
     project_dir: Path = Field(default_factory=default_project_dir)
     # The REPL command, run inside project_dir. Empty: `lake env <project>/.lake/packages/REPL/...`.
     repl_command: list[str] = Field(default_factory=list)
-    timeout: float = 60.0  # seconds per tactic / command request
-    header_timeout: float = 600.0  # elaborating `import Mathlib` from scratch is slow
-    memory_limit_mb: int | None = 16_000  # RLIMIT_AS per REPL process; None = unlimited
-    max_requests: int = 2_000  # recycle a process after this many requests
-    max_rss_mb: int | None = 12_000  # recycle a process above this resident size
-    num_processes: int = 1  # pool size
+    timeout: float = Field(60.0, gt=0)  # seconds per tactic / command request
+    header_timeout: float = Field(600.0, gt=0)  # elaborating `import Mathlib` from scratch is slow
+    memory_limit_mb: int | None = Field(16_000, ge=1)  # RLIMIT_AS per REPL process; None = unlimited
+    max_requests: int = Field(2_000, ge=1)  # recycle a process after this many requests
+    max_rss_mb: int | None = Field(12_000, ge=1)  # recycle a process above this resident size
+    num_processes: int = Field(1, ge=1)  # pool size
     allowed_axioms: list[str] = Field(default_factory=lambda: sorted(DEFAULT_ALLOWED_AXIOMS))
     record_path: Path | None = None  # write every request/response to this JSONL file
     replay_path: Path | None = None  # answer from such a recording instead of running Lean (ReplPool)

@@ -19,6 +19,8 @@ import os
 import re
 import shutil
 import subprocess
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,11 +117,15 @@ _VERSION_RE = re.compile(r"[Vv]ersion (\d+\.\d+\.\d+(?:-[\w.]+)?)")
 
 def tool_version(exe: Path, *, cwd: Path | None = None, timeout: float = 30.0) -> str | None:
     """``lean --version`` → ``4.24.0``; for ``lake --version`` the Lean version it was built with."""
+    return _version_output([str(exe), "--version"], cwd, timeout)
+
+
+def _version_output(argv: list[str], cwd: Path | None, timeout: float) -> str | None:
     try:
-        out = subprocess.run(
-            [str(exe), "--version"], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        out = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
         return None
     text = out.stdout + out.stderr
     # lake: "Lake version 5.0.0-abc (Lean version 4.24.0)"; lean: "Lean (version 4.24.0, ...)"
@@ -312,14 +318,46 @@ def _is_default_project(project: Path) -> bool:
         return False
 
 
-def project_lean_version(config: LeanConfig) -> str | None:
-    """The Lean version the project pins (``4.24.0``), or None with an explicit ``repl_command``.
+@dataclass(frozen=True)
+class LeanVersion:
+    """The Lean version a REPL runs (None: unknown) and where that was read, in words."""
 
-    The real REPL prints no version banner, so this is what records which Lean checked a proof.
+    version: str | None
+    source: str
+
+
+_REPL_VERSIONS: dict[tuple[tuple[str, ...], str], LeanVersion] = {}
+_REPL_VERSIONS_LOCK = threading.Lock()
+
+
+def repl_lean_version(command: Sequence[str], cwd: Path | None) -> LeanVersion:
+    """Which Lean a REPL started by ``command`` in ``cwd`` runs (asked once per command and directory).
+
+    The REPL prints no version, so it is asked of what the REPL runs on. Through ``lake env`` (the default
+    command, or a ``lean.repl_command`` starting with a ``lake`` executable and ``env``), the REPL runs on
+    the toolchain of that lake in ``cwd``, and ``lake env lean --version`` there asks that very Lean. When
+    that cannot run, the ``lean-toolchain`` file of ``cwd`` (the toolchain elan picks there) is reported,
+    saying so. For any other command nothing trustworthy is known: the version is None.
     """
-    if config.repl_command:
-        return None
-    return toolchain_version(read_toolchain(project_dir(config)))
+    key = (tuple(command), str(cwd or ""))
+    with _REPL_VERSIONS_LOCK:
+        known = _REPL_VERSIONS.get(key)
+        if known is None:
+            known = _REPL_VERSIONS[key] = _ask_repl_lean_version(list(command), cwd)
+        return known
+
+
+def _ask_repl_lean_version(command: list[str], cwd: Path | None) -> LeanVersion:
+    if len(command) < 2 or Path(command[0]).name != "lake" or command[1] != "env":
+        return LeanVersion(None, "unknown: lean.repl_command does not run the REPL with `lake env`")
+    where = cwd or Path.cwd()
+    version = _version_output([command[0], "env", "lean", "--version"], where, 120.0)
+    if version:
+        return LeanVersion(version, f"`lake env lean --version` in {where}")
+    pinned = toolchain_version(read_toolchain(where))
+    if pinned:
+        return LeanVersion(pinned, f"lean-toolchain of {where} (`lake env lean --version` did not answer)")
+    return LeanVersion(None, f"unknown: `lake env lean --version` did not answer in {where}")
 
 
 def resolve_repl_command(config: LeanConfig) -> tuple[list[str], Path]:

@@ -169,6 +169,7 @@ class ReplayProcess(ReplBase):
         super().__init__(config or LeanConfig())
         self.recording = recording or (path if isinstance(path, Recording) else Recording(path))
         self.lean_version = self.recording.lean_version
+        self.lean_version_source = f"recorded in {self.recording.path}"
         self._closed = False
         self._started = False
 

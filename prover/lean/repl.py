@@ -56,6 +56,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+from prover.lean import reaper
 from prover.lean.config import LeanConfig
 from prover.lean.types import (
     CommandResult,
@@ -71,7 +72,6 @@ from prover.lean.types import (
 
 log = logging.getLogger(__name__)
 
-_VERSION_RE = re.compile(r"Lean \(version ([^,)\s]+)")
 _PROC_IDS = itertools.count(1)
 MAX_RESTORED_HEADERS = 4  # headers re-established after a restart (the most recently established ones)
 _MAX_FRESH_DEATHS = 3  # a process that dies before answering anything, this many times in a row: setup error
@@ -95,7 +95,10 @@ class ReplBase:
     def __init__(self, config: LeanConfig) -> None:
         self.config = config
         self.generation = 0
+        # The Lean version this REPL runs (None: unknown) and where that was read (`prover.lean.project`); the
+        # REPL prints no version itself.
         self.lean_version: str | None = None
+        self.lean_version_source: str | None = None
         self.requests_served = 0  # in the current generation (what recycling counts)
         self.total_requests = 0
         self._header_envs: dict[str, int] = {}  # header -> env id, current generation only
@@ -266,10 +269,16 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
+def _kill_and_forget(pid: int) -> None:
+    """A `_Child` dropped without `kill`: kill its group and take it off the watchdog's list."""
+    _kill_group(pid)
+    reaper.unregister(pid)
+
+
 class _Child:
     """One spawned REPL process: pipes, output buffer, stderr tail."""
 
-    def __init__(self, cmd: list[str], cwd: Path | None, memory_limit_mb: int | None, owner: ReplProcess) -> None:
+    def __init__(self, cmd: list[str], cwd: Path | None, memory_limit_mb: int | None) -> None:
         try:
             self.popen = subprocess.Popen(
                 cmd,
@@ -284,6 +293,7 @@ class _Child:
         except (OSError, subprocess.SubprocessError) as e:
             raise LeanSetupError(f"cannot start the REPL {cmd!r} in {cwd}: {e}") from e
         self.pid = self.popen.pid
+        reaper.register(self.pid)  # its session dies with this process, however this process dies
         self.stdin_fd = self.popen.stdin.fileno()
         self.stdout_fd = self.popen.stdout.fileno()
         os.set_blocking(self.stdin_fd, False)
@@ -295,22 +305,16 @@ class _Child:
         self.buf = bytearray()
         self.scanned = 0
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=200)
-        self._finalizer = weakref.finalize(self, _kill_group, self.pid)
-        owner_ref = weakref.ref(owner)
+        self._finalizer = weakref.finalize(self, _kill_and_forget, self.pid)
         self.stderr_thread = threading.Thread(
-            target=self._drain_stderr, args=(self.popen.stderr, owner_ref), name=f"repl-stderr-{self.pid}", daemon=True
+            target=self._drain_stderr, args=(self.popen.stderr,), name=f"repl-stderr-{self.pid}", daemon=True
         )
         self.stderr_thread.start()
 
-    def _drain_stderr(self, stream, owner_ref) -> None:
+    def _drain_stderr(self, stream) -> None:
         try:
             for raw in iter(stream.readline, b""):
-                line = raw.decode("utf-8", errors="replace").rstrip("\n")
-                self.stderr_tail.append(line)
-                m = _VERSION_RE.search(line)
-                owner = owner_ref()
-                if m and owner is not None and owner.lean_version is None:
-                    owner.lean_version = m.group(1)
+                self.stderr_tail.append(raw.decode("utf-8", errors="replace").rstrip("\n"))
         except (OSError, ValueError):
             pass
 
@@ -399,6 +403,7 @@ class _Child:
         _kill_group(self.pid)
         try:
             self.popen.wait(timeout=5)
+            reaper.unregister(self.pid)
         except subprocess.TimeoutExpired:
             log.error("REPL process %d did not die after SIGKILL", self.pid)
         for f in (self.popen.stdin, self.popen.stdout):
@@ -488,7 +493,12 @@ class ReplProcess(ReplBase):
 
     def _spawn(self) -> None:
         cmd, cwd = self._resolve()
-        self._child = _Child(cmd, cwd, self.config.memory_limit_mb, self)
+        if self.lean_version_source is None:
+            from prover.lean.project import repl_lean_version
+
+            known = repl_lean_version(cmd, cwd)
+            self.lean_version, self.lean_version_source = known.version, known.source
+        self._child = _Child(cmd, cwd, self.config.memory_limit_mb)
         self.generation += 1
         self.requests_served = 0
         self._header_envs.clear()
@@ -508,6 +518,8 @@ class ReplProcess(ReplBase):
 
     def _respawn(self) -> None:
         self._kill()
+        if self._closed:  # shutting down (Ctrl-C, the end of a batch): never start Lean again
+            raise LeanSetupError("this REPL process was closed")
         self._spawn()
         if not self._restoring:
             self._restore_headers()
@@ -525,7 +537,8 @@ class ReplProcess(ReplBase):
             self._restoring = False
 
     def close(self) -> None:
-        """Kill the process group. A request in flight on another thread fails with `LeanCrashed`."""
+        """Kill the process group for good. A request in flight on another thread fails with `LeanSetupError`
+        (the process is gone and is not restarted)."""
         self._closed = True
         child = self._child
         if child is not None:
@@ -659,9 +672,9 @@ class ReplProcess(ReplBase):
     def _fail(self, req, tag, err: LeanException, seconds: float, fresh_death: bool = False):
         self._record(req, tag, error=err, seconds=seconds)
         self.total_requests += 1
-        if self._closed:
+        if self._closed:  # shutting down: not a crash of this request, and nothing is restarted
             self._kill()
-            raise LeanCrashed(f"the REPL process was closed during the request ({err})") from err
+            raise LeanSetupError(f"the REPL process was closed during {_describe(req)}") from err
         if fresh_death:
             self._fresh_deaths += 1
             if self._fresh_deaths >= _MAX_FRESH_DEATHS:

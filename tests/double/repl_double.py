@@ -6,7 +6,7 @@ like Lean's ``Json.pretty`` with the REPL's field names, followed by a blank lin
 states, and can inject faults. Standard library only. The script format is documented in ``SCRIPT.md``
 next to this file; that document is the contract, this file implements it.
 
-Run: ``python repl_double.py [--script S.json] [--die-after K] [--transcript X.in] [--no-banner]``
+Run: ``python repl_double.py [--script S.json] [--die-after K] [--transcript X.in]``
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import sys
 import time
 from typing import Any
 
-DEFAULT_VERSION = "4.33.0-rc2-double"
 WIDTH = 80
 
 # ---------------------------------------------------------------------------------------------------
@@ -316,6 +315,9 @@ class Double:
         if env is not None and not 0 <= int(env) < len(self.envs):
             return {"message": "Unknown environment."}
         decls = dict(self.envs[int(env)]) if env is not None else {}
+        canned = self.script.get("commands", {}).get(text.strip())
+        if canned is not None:
+            return self.canned_command(canned, text, decls)
         messages: list[dict] = []
         sorries: list[tuple[list[str], dict, dict]] = []  # goals, pos, endPos (ids are given at the end)
         roots: list[tuple[list[str], dict]] = []
@@ -423,6 +425,30 @@ class Double:
             ]
         if sorry_json:
             out["sorries"] = sorry_json
+        if messages:
+            out["messages"] = messages
+        out["env"] = self.new_env(decls)
+        return out
+
+    def canned_command(self, canned: dict[str, Any], text: str, decls: dict[str, list[str]]) -> dict[str, Any]:
+        """A scripted answer to an exact command text (``commands`` in SCRIPT.md): its messages as given, each
+        sorry with a fresh proof state holding its goal; the text's theorems are declared (with ``sorryAx``
+        when the answer has an error or a sorry)."""
+        messages = list(canned.get("messages", []))
+        sorries = []
+        for so in canned.get("sorries", []):
+            entry = {"proofState": self.new_state(State([so["goal"]])), "goal": so["goal"]}
+            if "pos" in so:
+                entry["pos"] = so["pos"]
+                entry["endPos"] = so.get("endPos", so["pos"])
+            sorries.append(entry)
+        unsound = bool(sorries) or any(m.get("severity") == "error" for m in messages)
+        for m in DECL_RE.finditer(text):
+            if m.group(1) in ("theorem", "lemma") and m.group(2):
+                decls[m.group(2)] = ["propext", "sorryAx"] if unsound else list(canned.get("axioms", ["propext"]))
+        out: dict[str, Any] = {}
+        if sorries:
+            out["sorries"] = sorries
         if messages:
             out["messages"] = messages
         out["env"] = self.new_env(decls)
@@ -586,15 +612,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--script", help="JSON script (see SCRIPT.md)")
     ap.add_argument("--die-after", type=int, default=None, help="exit after answering K requests")
     ap.add_argument("--transcript", help="replay X.expected.out for the requests of X.in")
-    ap.add_argument("--no-banner", action="store_true", help="do not print the version line on stderr")
     args = ap.parse_args(argv)
     script: dict[str, Any] = {}
     if args.script:
         with open(args.script, encoding="utf-8") as f:
             script = json.load(f)
-    if not args.no_banner:
-        sys.stderr.write(f"Lean (version {script.get('lean_version', DEFAULT_VERSION)}, repl double)\n")
-        sys.stderr.flush()
     stdin = sys.stdin.buffer
     answered = 0
     if args.transcript:

@@ -1,0 +1,126 @@
+"""What a new user sees when a name is mistyped or in another split, and the live line of `prover prove`."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from prover.errors import UserError, closest
+
+
+def test_closest_prefers_the_fewest_typed_characters() -> None:
+    names = [f"mathd_algebra_{i}" for i in (10, 11, 13, 17, 31, 51, 101)] + ["imo_1959_p1"]
+    # difflib ranked mathd_algebra_51/31/17 above mathd_algebra_10 for a one-character typo (a tie, broken by
+    # the string)
+    assert closest("mathd_algebra_1O", names)[0] == "mathd_algebra_10"
+    assert closest("MATHD_ALGEBRA_10", names)[0] == "mathd_algebra_10"
+    assert closest("imo_1959_p", names) == ["imo_1959_p1"]
+    assert closest("completely_else", names) == []
+
+
+def test_a_theorem_in_another_split_is_not_not_found(shared_dir: Path) -> None:
+    from prover.theorems import load_benchmark_theorem
+
+    bench = shared_dir / "benchmarks"
+    with pytest.raises(UserError, match=r"is in the valid split of 'minif2f', not 'test': use --split valid"):
+        load_benchmark_theorem("minif2f", "mathd_algebra_10", bench, "test")
+    with pytest.raises(UserError, match=r"not found in benchmark 'minif2f'; did you mean mathd_algebra_10,"):
+        load_benchmark_theorem("minif2f", "mathd_algebra_1O", bench, None)
+
+
+def test_the_live_line_leaves_starting_lean_when_the_search_starts(monkeypatch) -> None:
+    """It said "starting Lean…" through the whole first expansion."""
+    from rich.console import Console
+
+    from prover.cli.prove import _Progress
+    from search.engine import SearchStats
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty = Tty()
+    monkeypatch.setattr("rich.console.Console", lambda **kw: Console(file=tty, force_terminal=True, width=120))
+    with _Progress("t1", enabled=True) as p:
+        assert p._live is not None
+        p._live.refresh()
+        assert "starting Lean" in tty.getvalue()
+        p.update(SearchStats())  # what the search reports as it starts
+        p._live.refresh()
+        assert "first expansion" in tty.getvalue().rsplit("starting Lean", 1)[-1]
+        p._last = 0.0
+        p.update(SearchStats(expansions=2, lean_calls=5))
+        p._live.refresh()
+        assert "2 expansions, 5 Lean calls" in tty.getvalue()
+
+
+def test_every_error_has_one_prefix_and_names_its_source(tmp_path: Path, capsys) -> None:
+    from prover.cli import main
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[batch]\nattempts = 1\n")
+    assert main(["batch", "--benchmark", "minif2f", "--out", str(tmp_path / "r"), "--workers", "0",
+                 "--config", str(cfg)]) == 2  # fmt: skip
+    assert capsys.readouterr().err == "prover batch: error: --workers: batch.workers: must be at least 1\n"
+    bad = ["prove", "--statement", "theorem t : True := by", "--set", 'lean.repl_command=["/nonexistent/repl"]']
+    assert main(bad) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("prover prove: error: LeanSetupError: cannot start the REPL") and err.count("\n") == 1
+
+
+STMT = "theorem a : True := by"
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"name": "a", "formal_statement": STMT, "key": [1]}, "field 'key' must be a string or a number, not a list"),
+        ({"name": ["a"], "formal_statement": STMT}, "field 'name' must be a string, not a list"),
+        ({"name": "a", "formal_statement": STMT, "id": {"x": 1}}, "field 'id' must be a string or a number, not an"),
+    ],
+)
+def test_a_jsonl_field_of_the_wrong_type_is_one_line(tmp_path: Path, capsys, row: dict, message: str) -> None:
+    """`"key": [1]` crashed with `TypeError: unhashable type: 'list'`."""
+    import json
+
+    from prover.cli import main
+
+    bench = tmp_path / "b.jsonl"
+    ok = {"name": "ok", "formal_statement": "theorem ok : True := by"}
+    bench.write_text(json.dumps(ok) + "\n" + json.dumps(row) + "\n")
+    assert main(["batch", "--benchmark", str(bench), "--out", str(tmp_path / "r"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"prover batch: error: {bench}:2: {message}") and err.count("\n") == 1
+
+
+def test_report_on_a_store_of_a_newer_schema_is_one_line(tmp_path: Path, capsys) -> None:
+    """`prover batch` refused such a store but `prover report` read it and crashed on a renamed column."""
+    from prover.batch.store import ResultStore
+    from prover.cli import main
+
+    with ResultStore.in_run_dir(tmp_path) as s:
+        s.set_meta("schema_version", 99)
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("prover report: error: ") and "schema 99, written by a newer prover" in err
+    assert err.count("\n") == 1
+
+
+def test_batch_says_how_long_the_run_can_take(tmp_path: Path, capsys) -> None:
+    """244 miniF2F theorems × 600 s on CPU is days: say so before starting."""
+    import json
+
+    from prover.cli import main
+
+    bench = tmp_path / "b.jsonl"
+    bench.write_text("".join(json.dumps({"name": n, "formal_statement": f"theorem {n} : True := by"}) + "\n"
+                             for n in ("a", "b", "c")))  # fmt: skip
+    args = ["batch", "--benchmark", str(bench), "--out", str(tmp_path / "r"), "--dry-run", "-k", "2", "-j", "2"]
+    assert main([*args, "--time-limit", "600"]) == 0
+    assert "at most 30 min of wall time (3 × 2 attempt(s) × search.time_limit 600 s / 2 worker(s);" in (
+        capsys.readouterr().err
+    )
+    assert main([*args, "--set", "search.time_limit=null"]) == 0
+    assert "at most" not in capsys.readouterr().err
