@@ -114,11 +114,13 @@ class Agent:
         retriever: Retriever | None = None,
         critic: Critic | None = None,
         proof_generator: ProofGenerator | None = None,
+        sketch_models: Any = None,
     ) -> None:
         self.config = config
         self._env = env
         self._generator = generator
         self._proof_generator = proof_generator
+        self._sketch_models = sketch_models  # repair.sketch.SketchModels (mode sketch)
         self._retriever: Retriever | None = retriever if retriever is not None else _UNSET
         self._critic: Critic | None = critic if critic is not None else _UNSET
         self._owned: list[Any] = []  # components built here, closed in reverse order
@@ -153,6 +155,16 @@ class Agent:
             self._proof_generator = models.build_proof_generator(self.config.whole)
             self._owned.append(self._proof_generator)
         return self._proof_generator
+
+    @property
+    def sketch_models(self) -> Any:
+        """The draft and sketch models of mode ``sketch`` (`repair.sketch.SketchModels`), from ``config.sketch``."""
+        if self._sketch_models is None:
+            from repair.sketch import build_sketch_models
+
+            self._sketch_models = build_sketch_models(self.config.sketch)
+            self._owned.append(self._sketch_models)
+        return self._sketch_models
 
     @property
     def retriever(self) -> Retriever | None:
@@ -250,8 +262,10 @@ class Agent:
         return attempt
 
     def _prove_whole(self, theorem: Theorem, seed: int) -> ProofAttempt:
-        """Modes whole / repair / hybrid: `repair.modes.WholeProofMode` (the statement is started first, so a
-        missing toolchain or a rejected statement is reported before a model loads)."""
+        """Modes whole / repair / hybrid: `repair.modes.WholeProofMode`; sketch: `repair.sketch.SketchMode` (and
+        hybrid with ``sketch.first_in_hybrid``: a sketch attempt first, `repair.sketch.sketch_then`). The
+        statement is started first, so a missing toolchain or a rejected statement is reported before a model
+        loads."""
         from repair.modes import SearchSubgoalProver, WholeProofMode
 
         t0 = time.monotonic()
@@ -265,14 +279,15 @@ class Agent:
             env.start(theorem)
         except Exception as e:  # noqa: BLE001 - classified below; setup errors re-raised
             return self._failed(attempt, e, t0, reraise=(LeanSetupError, UserError))
-        generator = self.proof_generator
+        generator = self.proof_generator if cfg.uses_whole_model else None
+        models = self.sketch_models if cfg.uses_sketch_models else None  # load failures raise, as above
         subgoals = None
-        if cfg.mode == "hybrid":
+        if cfg.uses_step_model:
             retriever = self.retriever
             subgoals = SearchSubgoalProver(
                 cfg.search,
                 self.generator,
-                cfg.repair,
+                cfg.repair if cfg.mode == "hybrid" else cfg.sketch.fill_config(cfg.repair),
                 num_tactics=cfg.generator.num_samples,
                 tactic_timeout=cfg.search.tactic_timeout or cfg.lean.timeout,
                 retriever=retriever,
@@ -288,8 +303,19 @@ class Agent:
             return env.check(t, text)
 
         screen = SoundnessGate.from_config(cfg.lean).screen
-        mode = WholeProofMode(cfg.mode, cfg.repair, env, generator, subgoal_prover=subgoals, screen=screen, gate=gate)
         try:
+            if models is not None:
+                from repair.sketch import SketchMode, sketch_then
+
+                sketch = SketchMode(cfg.sketch, cfg.repair, env, models, proof_generator=generator,
+                                    subgoal_prover=subgoals, screen=screen, gate=gate)
+                if cfg.mode == "sketch":
+                    return sketch.prove(theorem, seed=seed)
+            assert generator is not None
+            mode = WholeProofMode(cfg.mode, cfg.repair, env, generator, subgoal_prover=subgoals, screen=screen,
+                                  gate=gate)
+            if models is not None:
+                return sketch_then(sketch, mode, theorem, seed)
             return mode.prove(theorem, seed=seed)
         except Exception as e:  # noqa: BLE001 - one theorem's failure must not stop a batch
             return self._failed(attempt, e, t0, reraise=(LeanSetupError,))

@@ -44,8 +44,9 @@ from repair.tree import parse
 
 log = logging.getLogger(__name__)
 
-# Stages in the order a proof gets further from the model's own text (an attempt reports the furthest used).
-STAGES = ("raw", "refiner", "sorrify", "automation", "search", "sublemma", "recursion")
+# Stages in the order a proof gets further from the model's own text (an attempt reports the furthest used);
+# ``sketch``: a masked sketch that needed nothing filled (`repair.sketch`).
+STAGES = ("raw", "refiner", "sketch", "sorrify", "automation", "search", "sublemma", "recursion")
 
 
 class SubgoalProver(Protocol):
@@ -215,6 +216,27 @@ class RepairLoop:
         return self._fill(theorem, cur, el, depth, result, stage)
 
     # -- filling the sorries -----------------------------------------------------------------------
+
+    def fill(self, theorem: Theorem, text: str, el=None, stage: str = "sorrify") -> RepairResult:
+        """Steps 4–6 on a text Lean reports with sorries and no error (an already-sorried proof, e.g. a masked
+        sketch, `repair.sketch`): automation, search, sub-lemmas, reassembly and the gate. ``el``: Lean's
+        answer to exactly ``text`` when the caller has it; ``stage``: what a text without any sorry is
+        credited to."""
+        if el is None:
+            el = self.env.elaborate(theorem, text)  # type: ignore[attr-defined]
+        if el.error is not None:
+            return RepairResult(False, text, reason=f"Lean: {el.error}")
+        if errors(el.messages):
+            return RepairResult(False, text, reason=f"the text has errors: {describe(errors(el.messages)[0])}")
+        result = RepairResult(False, text)
+        if not el.sorries:
+            chk = self._gate(theorem, text)
+            result.check = chk
+            result.proved, result.stage = chk.sound, stage if chk.sound else None
+            if not chk.sound:
+                result.reason = "no sorry left but the gate rejects the text: " + "; ".join(chk.reasons)[:200]
+            return result
+        return self._fill(theorem, text, el, 0, result, stage)
 
     def _fill(self, theorem: Theorem, text: str, el, depth: int, result: RepairResult, stage: str) -> RepairResult:
         src = parse(text).source

@@ -375,6 +375,13 @@ def format_summary(rep: dict[str, Any]) -> str:
         acc = "  ".join(f"≤{b}: {_pct(v)}" for b, v in sg["accuracy_vs_samples"].items())
         lines.append(f"  proofs by stage: {closed}; samples {sg['samples']}, tokens {sg['tokens']}")
         lines.append(f"  solved within N samples: {acc}")
+        if sg.get("subgoals_closed"):
+            by = ", ".join(f"{k} {v}" for k, v in sg["subgoals_closed"].items())
+            lines.append(f"  sub-goals closed by stage: {by}")
+        if sg.get("altered"):  # sketch mode: statements the sketch model restated (misformalisation hints)
+            lines.append(f"  sketches that changed the statement: {len(sg['altered'])} theorem(s)")
+            for name, e in list(sg["altered"].items())[:20]:
+                lines.append(f"    {name} ({e['sketches']}x): {e.get('statement') or '?'}")
     ie = rep.get("infrastructure_errors") or {}
     if ie.get("attempts"):
         causes = ", ".join(f"{k} {v}" for k, v in ie["by_cause"].items())

@@ -255,6 +255,7 @@ class Shared:
     pool: Any = None
     owned: list[Any] = field(default_factory=list)
     proof_generator: Any = None  # the whole-proof generator (modes whole / repair / hybrid)
+    sketch_models: Any = None  # the draft and sketch models (mode sketch: repair.sketch.SketchModels)
 
     def close(self) -> None:
         while self.owned:
@@ -278,11 +279,13 @@ class AgentFactory:
         env: Callable[[ProverConfig, Any], Any] | None = None,
         agent: Callable[..., Any] | None = None,
         proof_generator: Callable[[ProverConfig], Any] | None = None,
+        sketch_models: Callable[[ProverConfig], Any] | None = None,
     ) -> None:
         self.generator_fn = generator
         self.env_fn = env
         self.agent_fn = agent
         self.proof_generator_fn = proof_generator
+        self.sketch_models_fn = sketch_models
 
     def build_proof_generator(self, config: ProverConfig) -> Any:
         """The whole-proof generator the workers share (modes other than ``step``)."""
@@ -291,6 +294,14 @@ class AgentFactory:
         from prover.models import build_proof_generator
 
         return build_proof_generator(config.whole)
+
+    def build_sketch_models(self, config: ProverConfig) -> Any:
+        """The draft and sketch models the workers share (mode sketch)."""
+        if self.sketch_models_fn is not None:
+            return self.sketch_models_fn(config)
+        from repair.sketch import build_sketch_models
+
+        return build_sketch_models(config.sketch)
 
     def build_generator(self, config: ProverConfig) -> TacticGenerator:
         if self.generator_fn is not None:
@@ -308,10 +319,13 @@ class AgentFactory:
             # Fail in a second when Lean is missing, not after minutes of loading a model.
             resolve_repl_command(config.lean)
         try:
-            if config.mode != "step":
+            if config.uses_whole_model:
                 shared.proof_generator = self.build_proof_generator(config)
                 shared.owned.append(shared.proof_generator)
-            step_prover = config.mode in ("step", "hybrid")  # whole / repair need no tactic generator
+            if config.uses_sketch_models:
+                shared.sketch_models = self.build_sketch_models(config)
+                shared.owned.append(shared.sketch_models)
+            step_prover = config.uses_step_model  # whole / repair need no tactic generator
             if generator is None and step_prover:  # given (a Ray proxy): it batches on its own side
                 generator = self.build_generator(config)
                 shared.owned.append(generator)
@@ -348,10 +362,12 @@ class AgentFactory:
             from prover.agent import Agent
 
             make = Agent
+        extra: dict[str, Any] = {}
         if shared.proof_generator is not None:
-            agent = make(config, env=env, generator=shared.generator, proof_generator=shared.proof_generator)
-        else:
-            agent = make(config, env=env, generator=shared.generator)
+            extra["proof_generator"] = shared.proof_generator
+        if shared.sketch_models is not None:
+            extra["sketch_models"] = shared.sketch_models
+        agent = make(config, env=env, generator=shared.generator, **extra)
         return agent, [agent, env]
 
 

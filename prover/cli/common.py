@@ -46,9 +46,11 @@ _OPTIONS: dict[str, tuple[dict[str, Any], str | None]] = {
     "--model": ({"help": "generator model name or path (generator.model)"}, "generator.model"),
     "--mode": (
         {
-            "choices": ["step", "whole", "repair", "hybrid"],
+            "choices": ["step", "whole", "repair", "hybrid", "sketch"],
             "help": "proving mode (mode): step = tactic search (default), whole = sampled whole proofs, repair = "
-            "whole + the repair loop on failures, hybrid = repair whose sub-goals go to the step prover first",
+            "whole + the repair loop on failures, hybrid = repair whose sub-goals go to the step prover first, "
+            "sketch = draft, sketch and prove (DSP+): a reasoning model plans, automation and the step prover "
+            "fill in",
         },
         "mode",
     ),

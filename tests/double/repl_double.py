@@ -315,7 +315,8 @@ class Double:
         if env is not None and not 0 <= int(env) < len(self.envs):
             return {"message": "Unknown environment."}
         decls = dict(self.envs[int(env)]) if env is not None else {}
-        canned = self.script.get("commands", {}).get(text.strip())
+        # keys and texts both compared stripped (SCRIPT.md), so a key may keep its trailing newline
+        canned = {k.strip(): v for k, v in self.script.get("commands", {}).items()}.get(text.strip())
         if canned is not None:
             return self.canned_command(canned, text, decls)
         messages: list[dict] = []
