@@ -19,7 +19,6 @@ Flaws found in the rows are flagged like ``known_issue`` (reported apart): a tex
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from prover.errors import UserError
@@ -48,9 +47,6 @@ def subjects_of_domain(domain: str | None) -> list[str]:
     return out
 
 
-_ENDS_BY = re.compile(r":=\s*by\s*$")
-
-
 def theorem_from_row(row: Any, where: str, benchmark: str = "formalmath") -> Theorem:
     """One FormalMATH row to a `Theorem` (see the module docstring)."""
     if not isinstance(row, dict):
@@ -66,12 +62,10 @@ def theorem_from_row(row: Any, where: str, benchmark: str = "formalmath") -> The
     decls = [d for d in src.declarations if d.kind in ("theorem", "lemma", "def", "abbrev", "example")]
     if not decls:
         raise FormalMathError(f"{where}: no theorem in 'autoformalization'")
-    if not _ENDS_BY.search(text):
-        raise FormalMathError(f"{where}: 'autoformalization' does not end with `:= by`")
     d = decls[-1]
-    # The statement is the text from the last declaration's keyword to the end (`… := by`): the declaration's
-    # own `:=` can be preceded by `let x := …` inside its type, so it is not looked for.
-    statement = text[d.keyword :]
+    if d.delimiter != ":=" or d.proof is None or text[d.proof[0] : d.proof[1]].split() != ["by"]:
+        raise FormalMathError(f"{where}: 'autoformalization' does not end with `:= by`")
+    statement = text[d.keyword :]  # `theorem … := by`
     header = text[: d.outer_start].rstrip() + "\n\n"
     name = d.name or f"{row.get('theorem_names') or 'formalmath'}_example"
     upstream_id = str(row.get("theorem_names") or "")

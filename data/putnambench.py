@@ -97,22 +97,21 @@ def parse_problem(text: str, name: str = "", where: str = "") -> PutnamProblem:
     if not theorems:
         raise PutnamError(f"{where}: no theorem {name or ''} in the file".replace("  ", " "))
     thm = theorems[-1]
-    # Upstream's proof is `sorry` or `by sorry`, right after the statement's `:=`. Found from the end of the
-    # command: a `let x := …` inside the statement has a `:=` of its own.
-    code = [t for t in src.code if thm.keyword <= t.start < thm.end]
-    words = [t.text for t in code]
-    if words[-1:] != ["sorry"] or (words[-2:-1] != [":="] and words[-3:] != [":=", "by", "sorry"]):
+    # Upstream's proof is `sorry` or `by sorry`, right after the statement's `:=`.
+    body = [t for t in src.code if thm.proof is not None and thm.proof[0] <= t.start < thm.end]
+    words = [t.text for t in body]
+    if thm.delimiter != ":=" or thm.delimiter_span is None or words not in (["sorry"], ["by", "sorry"]):
         raise PutnamError(f"{where}: theorem {thm.name} is not proved by `sorry` (`:= sorry` / `:= by sorry`)")
-    stmt_end = code[-2].end  # after `:=`, or after `by` (kept with the statement, as the other benchmarks do)
+    # after `:=`, or after `by` (kept with the statement, as the other benchmarks do)
+    stmt_end = thm.delimiter_span[1] if words == ["sorry"] else body[0].end
     proof = "sorry"
     placeholders = []
     for d in decls:
         if d.kind not in _PLACEHOLDER_KINDS or not d.name or not d.name.endswith("_solution"):
             continue
-        dcode = [t for t in src.code if d.keyword <= t.start < d.end]
-        if [t.text for t in dcode[-2:]] != [":=", "sorry"]:
+        if d.delimiter_span is None or d.proof is None or src.text[d.proof[0] : d.proof[1]].split() != ["sorry"]:
             continue  # a definition with a body is a helper, not a placeholder
-        placeholders.append(_placeholder(src, d, dcode[-2].start, thm.start))
+        placeholders.append(_placeholder(src, d, d.delimiter_span[0], thm.start))
     problems = tuple(f"{p.name}: {p.problem}" for p in placeholders if p.problem)
     doc = _doc_text(thm.doc)
     return PutnamProblem(

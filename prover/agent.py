@@ -1,4 +1,6 @@
-"""The agent: one theorem → retrieve → search → proof text → soundness gate → `ProofAttempt`.
+"""The agent: one theorem → retrieve → search → proof text → soundness gate → `ProofAttempt`; in the
+whole-proof modes (``config.mode`` = ``whole`` / ``repair`` / ``hybrid``) it dispatches to
+`repair.modes.WholeProofMode` (sampled whole proofs, the repair loop) after starting the statement.
 
 ```python
 with Agent(load_config("prover.toml")) as agent:
@@ -42,6 +44,7 @@ from prover.attempt import STATEMENT_REJECTED, ProofAttempt
 from prover.config import ProverConfig
 from prover.errors import UserError
 from prover.lean.env import LeanEnv
+from prover.lean.gate import SoundnessGate
 from prover.lean.types import (
     CheckResult,
     LeanCrashed,
@@ -51,7 +54,7 @@ from prover.lean.types import (
     LeanTimeout,
     Theorem,
 )
-from prover.models.base import Critic, TacticGenerator
+from prover.models.base import Critic, ProofGenerator, TacticGenerator
 from retrieval.base import Retriever
 from search import build_search
 from search.engine import SearchStats
@@ -110,10 +113,14 @@ class Agent:
         generator: TacticGenerator | None = None,
         retriever: Retriever | None = None,
         critic: Critic | None = None,
+        proof_generator: ProofGenerator | None = None,
+        sketch_models: Any = None,
     ) -> None:
         self.config = config
         self._env = env
         self._generator = generator
+        self._proof_generator = proof_generator
+        self._sketch_models = sketch_models  # repair.sketch.SketchModels (mode sketch)
         self._retriever: Retriever | None = retriever if retriever is not None else _UNSET
         self._critic: Critic | None = critic if critic is not None else _UNSET
         self._owned: list[Any] = []  # components built here, closed in reverse order
@@ -138,6 +145,26 @@ class Agent:
             self._generator = models.build_generator(self.config.generator)  # type: ignore[attr-defined]
             self._owned.append(self._generator)
         return self._generator
+
+    @property
+    def proof_generator(self) -> ProofGenerator:
+        """The whole-proof generator (modes whole / repair / hybrid), from ``config.whole``."""
+        if self._proof_generator is None:
+            from prover import models
+
+            self._proof_generator = models.build_proof_generator(self.config.whole)
+            self._owned.append(self._proof_generator)
+        return self._proof_generator
+
+    @property
+    def sketch_models(self) -> Any:
+        """The draft and sketch models of mode ``sketch`` (`repair.sketch.SketchModels`), from ``config.sketch``."""
+        if self._sketch_models is None:
+            from repair.sketch import build_sketch_models
+
+            self._sketch_models = build_sketch_models(self.config.sketch)
+            self._owned.append(self._sketch_models)
+        return self._sketch_models
 
     @property
     def retriever(self) -> Retriever | None:
@@ -174,7 +201,9 @@ class Agent:
         seed: int = 0,
         progress: Callable[[SearchStats], None] | None = None,
     ) -> ProofAttempt:
-        """One attempt at ``theorem`` (see the module docstring for what each status means)."""
+        """One attempt at ``theorem`` in ``config.mode`` (see the module docstring for what each status means)."""
+        if self.config.mode != "step":
+            return self._prove_whole(theorem, seed)
         t0 = time.monotonic()
         cfg = self.config
         attempt = ProofAttempt(theorem=theorem, status="error", seed=seed)
@@ -231,6 +260,65 @@ class Agent:
             attempt.status = "failed"
         attempt.time = time.monotonic() - t0
         return attempt
+
+    def _prove_whole(self, theorem: Theorem, seed: int) -> ProofAttempt:
+        """Modes whole / repair / hybrid: `repair.modes.WholeProofMode`; sketch: `repair.sketch.SketchMode` (and
+        hybrid with ``sketch.first_in_hybrid``: a sketch attempt first, `repair.sketch.sketch_then`). The
+        statement is started first, so a missing toolchain or a rejected statement is reported before a model
+        loads."""
+        from repair.modes import SearchSubgoalProver, WholeProofMode
+
+        t0 = time.monotonic()
+        cfg = self.config
+        attempt = ProofAttempt(theorem=theorem, status="error", seed=seed, mode=cfg.mode)
+        env = self.env
+        reset = getattr(env, "reset", None)
+        if callable(reset):
+            reset()
+        try:
+            env.start(theorem)
+        except Exception as e:  # noqa: BLE001 - classified below; setup errors re-raised
+            return self._failed(attempt, e, t0, reraise=(LeanSetupError, UserError))
+        generator = self.proof_generator if cfg.uses_whole_model else None
+        models = self.sketch_models if cfg.uses_sketch_models else None  # load failures raise, as above
+        subgoals = None
+        if cfg.uses_step_model:
+            retriever = self.retriever
+            subgoals = SearchSubgoalProver(
+                cfg.search,
+                self.generator,
+                cfg.repair if cfg.mode == "hybrid" else cfg.sketch.fill_config(cfg.repair),
+                num_tactics=cfg.generator.num_samples,
+                tactic_timeout=cfg.search.tactic_timeout or cfg.lean.timeout,
+                retriever=retriever,
+                premises_k=cfg.retrieval.k if retriever is not None else 0,
+                seed=seed,
+            )
+
+        def gate(t: Theorem, text: str) -> CheckResult:
+            try:  # an answer-free PutnamBench theorem: the text must define the answers (data.putnambench)
+                t, text = instantiate_answers(t, text)
+            except UserError as e:
+                return CheckResult(False, reasons=(f"answer-free: {e}",))
+            return env.check(t, text)
+
+        screen = SoundnessGate.from_config(cfg.lean).screen
+        try:
+            if models is not None:
+                from repair.sketch import SketchMode, sketch_then
+
+                sketch = SketchMode(cfg.sketch, cfg.repair, env, models, proof_generator=generator,
+                                    subgoal_prover=subgoals, screen=screen, gate=gate)
+                if cfg.mode == "sketch":
+                    return sketch.prove(theorem, seed=seed)
+            assert generator is not None
+            mode = WholeProofMode(cfg.mode, cfg.repair, env, generator, subgoal_prover=subgoals, screen=screen,
+                                  gate=gate)
+            if models is not None:
+                return sketch_then(sketch, mode, theorem, seed)
+            return mode.prove(theorem, seed=seed)
+        except Exception as e:  # noqa: BLE001 - one theorem's failure must not stop a batch
+            return self._failed(attempt, e, t0, reraise=(LeanSetupError,))
 
     @staticmethod
     def _failed(attempt: ProofAttempt, e: Exception, t0: float, reraise: tuple[type[Exception], ...]) -> ProofAttempt:

@@ -26,6 +26,11 @@ class ProofAttempt:
     lean_version: str | None = None  # which Lean/Mathlib checked the proof
     verified_by: str | None = None  # which mode checked it: "repl" (the REPL gate) or "strict" (then the checker)
     graph: Any = field(default=None, repr=False)  # search.graph.SearchGraph, not persisted by batch
+    mode: str = "step"  # step | whole | repair | hybrid | sketch
+    stage: str | None = None  # whole-proof modes: what closed the proof (repair.loop.STAGES)
+    samples: int = 0  # whole proofs sampled (sub-lemmas included), as APOLLO counts its budget
+    tokens: int = 0  # prompt + completion tokens of those samples
+    stats: dict[str, Any] = field(default_factory=dict)  # per-mode details (candidates, rounds, goals left, ...)
 
     @property
     def proved(self) -> bool:

@@ -6,10 +6,10 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from data.config import BatchConfig
 from data.mutate.config import MutateConfig
@@ -17,12 +17,18 @@ from prover.errors import UserError, closest
 from prover.lean.config import LeanConfig
 from prover.models.config import PRESETS, GeneratorConfig, WholeConfig
 from prover.train.config import TrainConfig
+from repair.config import RepairConfig
+from repair.sketch_config import SketchConfig
 from retrieval.config import RetrievalConfig
 from search.config import SearchConfig
 
 
 class ProverConfig(BaseModel):
     model_config = {"extra": "forbid"}
+
+    # step: tactic search; whole: sampled whole proofs; repair: whole + the repair loop; hybrid: repair whose
+    # sub-goals go to the step prover first; sketch: draft, sketch, prove (DSP+) (README: "Proving modes")
+    mode: Literal["step", "whole", "repair", "hybrid", "sketch"] = "step"
 
     lean: LeanConfig = Field(default_factory=LeanConfig)
     generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
@@ -32,6 +38,35 @@ class ProverConfig(BaseModel):
     batch: BatchConfig = Field(default_factory=BatchConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     mutate: MutateConfig = Field(default_factory=MutateConfig)
+    repair: RepairConfig = Field(default_factory=RepairConfig)
+    sketch: SketchConfig = Field(default_factory=SketchConfig)
+
+    @model_validator(mode="after")
+    def _native_decide(self) -> ProverConfig:
+        for section, cfg in (("repair", self.repair), ("sketch", self.sketch)):
+            if cfg.uses_native_decide() and "Lean.ofReduceBool" not in self.lean.allowed_axioms:
+                raise ValueError(
+                    f"{section}.automation uses native_decide, whose proofs the soundness gate rejects; drop it, "
+                    "or add Lean.ofReduceBool to lean.allowed_axioms (then such proofs trust the compiler)"
+                )
+        return self
+
+    # Which models the mode needs (built before a run; nothing else is loaded).
+    @property
+    def uses_step_model(self) -> bool:
+        """The tactic generator: mode step, hybrid, or sketch with the step prover's search on placeholders."""
+        return self.mode in ("step", "hybrid") or (self.mode == "sketch" and self.sketch.search)
+
+    @property
+    def uses_whole_model(self) -> bool:
+        """The whole-proof generator: modes whole / repair / hybrid, or sketch with sub-lemma samples."""
+        sketch = self.mode == "sketch" and self.sketch.sublemma_samples > 0
+        return self.mode in ("whole", "repair", "hybrid") or sketch
+
+    @property
+    def uses_sketch_models(self) -> bool:
+        """The draft and sketch models: mode sketch, or hybrid starting with a sketch."""
+        return self.mode == "sketch" or (self.mode == "hybrid" and self.sketch.first_in_hybrid)
 
 
 class Overrides(dict[str, Any]):

@@ -33,6 +33,7 @@ from retrieval.train import (  # noqa: E402
     Trainer,
     examples_from_corpus,
     examples_from_leandojo,
+    latest_checkpoint,
     load_leandojo_records,
 )
 
@@ -55,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--batch-size", type=int, default=d.batch_size, help="examples per device per step")
     tr.add_argument("--num-negatives", type=int, default=d.num_negatives, help="hard negatives per example")
     tr.add_argument("--num-in-file-negatives", type=int, default=d.num_in_file_negatives)
+    tr.add_argument("--num-bm25-negatives", type=int, default=d.num_bm25_negatives,
+                    help="hard negatives from BM25's top hits for the query (of --num-negatives)")
+    tr.add_argument("--bm25-depth", type=int, default=d.bm25_depth, help="BM25 negatives come from this top-k")
     tr.add_argument("--lr", type=float, default=d.lr)
     tr.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
     tr.add_argument("--temperature", type=float, default=d.temperature)
@@ -64,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--save-every", type=int, default=d.save_every)
     tr.add_argument("--log-every", type=int, default=d.log_every)
     tr.add_argument("--no-bf16", action="store_true", help="no bf16 autocast on CUDA")
+    tr.add_argument("--length-chunk", type=int, default=d.length_chunk,
+                    help="single process: embed in length-sorted chunks of this many texts (0: one padded batch)")
+    tr.add_argument("--add-unk-symbols", type=int, default=d.add_unk_symbols,
+                    help="add up to N characters the tokenizer reads only as [UNK] (∀, ℕ, ∑, ...) as tokens")
+    tr.add_argument("--resume", action="store_true", help="continue from the latest OUT/checkpoint-N")
     tr.add_argument("--threads", type=int, help="CPU threads for torch (e.g. 1 on a shared machine)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -91,8 +100,25 @@ def main(argv: list[str] | None = None) -> int:
         num_negatives=args.num_negatives, num_in_file_negatives=args.num_in_file_negatives, lr=args.lr,
         warmup_steps=args.warmup_steps, temperature=args.temperature, max_length=args.max_length, seed=args.seed,
         device=args.device, log_every=args.log_every, save_every=args.save_every, bf16=not args.no_bf16,
+        num_bm25_negatives=args.num_bm25_negatives, bm25_depth=args.bm25_depth, length_chunk=args.length_chunk,
+        add_unk_symbols=args.add_unk_symbols,
     )
-    trainer = Trainer(cfg, corpus, examples)
+    bm25 = None
+    if cfg.num_bm25_negatives:
+        from retrieval.bm25 import BM25Retriever
+
+        bm25 = BM25Retriever.load(args.index_dir / "bm25", corpus) if args.index_dir is not None else None
+        bm25 = bm25 or BM25Retriever.build(corpus)
+    ckpt = latest_checkpoint(args.out) if args.resume else None
+    encoder = None
+    if ckpt is not None:
+        from retrieval.dense import Encoder
+
+        encoder = Encoder(ckpt, device=args.device, max_length=cfg.max_length)
+    trainer = Trainer(cfg, corpus, examples, encoder=encoder, bm25=bm25)
+    if ckpt is not None:
+        trainer.load_state(ckpt)
+        print(f"resumed from {ckpt} (step {trainer.step})", file=sys.stderr)
     if trainer.rank == 0:
         print(f"{len(examples)} examples, {len(corpus)} premises, world size {trainer.world}, "
               f"device {trainer.encoder.device}", file=sys.stderr)

@@ -99,6 +99,35 @@ def test_interpolated_strings_lex_their_code() -> None:
     assert "run_tac" in [t.text for t in tokenize('s!"{by run_tac foo}"')]
 
 
+def test_interpolated_strings_after_lean_macros() -> None:
+    """`throwError`, `throwErrorAt REF`, `trace[cls]`, `aesop_trace[opt]`, `println!`, `dbg_trace` take
+    `interpolatedStr(term)` (tried before a plain term): their braces hold terms, which may hold strings.
+    The lines are real (Aesop `Util/EqualUpToIds.lean`, Mathlib `Tactic/Simps/Basic.lean`, Batteries)."""
+    aesop = 'trace[Aesop.Util.EqualUpToIds] "common mvars are {if result then "identical" else "different"}"'
+    assert kinds(aesop)[4:] == [
+        (STRING, '"common mvars are {'), (IDENT, "if"), (IDENT, "result"), (IDENT, "then"),
+        (STRING, '"identical"'), (IDENT, "else"), (STRING, '"different"'), (STRING, '}"'),
+    ]
+    simps = 'trace[simps.debug] "Planning to add the equality{indentD m!"{lhs} = ({rhs} : {type})"}"\ntheorem t'
+    src = scan(simps)
+    assert [t.text for t in src.code if t.kind == IDENT] == ["trace", "simps.debug", "indentD", "m!", "lhs", "rhs",
+                                                              "type", "theorem", "t"]
+    assert not src.problems and [c.kind for c in src.commands][-1] == "theorem"
+    for text in (
+        'throwErrorAt stx[0] "a {f "b"} c"',
+        'throwErrorAt (← getRef) "a {f "b"} c"',
+        'throwError "x {f "b"} c"',
+        'aesop_trace![debug] "x {f "b"} c"',
+        'println! "x {f "b"} c"',
+        'dbg_trace "x {f "b"} c"; body',
+    ):
+        assert [t.text for t in tokenize(text) if t.kind == STRING][-3:] == ['"x {' if "a {" not in text else '"a {',
+                                                                           '"b"', "} c\""], text
+    # `logInfo` is a function: its braces are characters, so `"{"` is a whole string
+    assert kinds('logInfo "{" ++ x') == [(IDENT, "logInfo"), (STRING, '"{"'), (SYMBOL, "++"), (IDENT, "x")]
+    assert kinds('foo "a{" x "}"')[1:] == [(STRING, '"a{"'), (IDENT, "x"), (STRING, '"}"')]
+
+
 @pytest.mark.parametrize("lit", ["'a'", "'\\''", "'\"'", "'\\\\'", "'\\n'", "'\\x41'", "'\\u03B1'", "'ℕ'"])
 def test_char_literals(lit: str) -> None:
     toks = tokenize(f"#eval ({lit}, \"x\") -- c")
@@ -341,6 +370,133 @@ inductive Color | red | green
         "P": ("structure P", "where"),
         "Color": ("inductive Color", "|"),
     }
+
+
+def statements(text: str) -> dict[str | None, tuple[str, str, str]]:
+    """name → (statement, delimiter, proof) of each declaration of ``text``."""
+    src = scan(text)
+    return {
+        d.name: (src.text[slice(*d.statement)], d.delimiter, src.text[slice(*d.proof)] if d.proof else "")
+        for d in src.declarations
+    }
+
+
+def test_binders_in_the_type_take_their_own_assign() -> None:
+    """`let`/`have`/`letI`/`haveI` in a declaration's type consume their own `:=` (Lean's parser reads the type
+    as a term); brackets hold optional/auto params; `match`/`fun |` alternatives in the type are not equations."""
+    st = statements(
+        """theorem a (n : ℕ) :
+    let m := n
+    let ⟨p, q⟩ := (m, m)
+    have h : p = q := rfl
+    p = q := by
+  sorry
+theorem b : ∃! t : ℤ × ℤ, let (x, y) := t; x = y ∧ y = 0 := sorry
+instance c [Foo] : letI := inst; haveI : Bar := ⟨⟩
+    Baz := ⟨⟩
+def d (x : ℕ := 1) (h : x = x := by rfl) (f : ℕ → ℕ := fun (y : ℕ := 2) => y) : ℕ := x
+theorem e : (match n with
+  | 0 => True
+  | _ => True) := trivial
+theorem f (p : Option ℕ) : p.bind id = match p with
+    | none => none
+    | some a => a := by
+  cases p <;> rfl
+theorem g : let f : ℕ → ℕ
+    | 0 => 1
+    | _ => 2
+  f 0 = 1 := rfl
+def h : ℕ → ℕ := fun
+  | 0 => 1
+  | _ => 2
+def i : let x : ℕ := by exact 1
+    x = 1 := rfl
+theorem j (a b : ℤ) :
+    |a| ≤ |b| := by
+  sorry
+"""
+    )
+    assert st == {
+        "a": (
+            "theorem a (n : ℕ) :\n    let m := n\n    let ⟨p, q⟩ := (m, m)\n    have h : p = q := rfl\n    p = q",
+            ":=",
+            "by\n  sorry",
+        ),
+        "b": ("theorem b : ∃! t : ℤ × ℤ, let (x, y) := t; x = y ∧ y = 0", ":=", "sorry"),
+        "c": ("instance c [Foo] : letI := inst; haveI : Bar := ⟨⟩\n    Baz", ":=", "⟨⟩"),
+        "d": ("def d (x : ℕ := 1) (h : x = x := by rfl) (f : ℕ → ℕ := fun (y : ℕ := 2) => y) : ℕ", ":=", "x"),
+        "e": ("theorem e : (match n with\n  | 0 => True\n  | _ => True)", ":=", "trivial"),
+        "f": (
+            "theorem f (p : Option ℕ) : p.bind id = match p with\n    | none => none\n    | some a => a",
+            ":=",
+            "by\n  cases p <;> rfl",
+        ),
+        "g": ("theorem g : let f : ℕ → ℕ\n    | 0 => 1\n    | _ => 2\n  f 0 = 1", ":=", "rfl"),
+        "h": ("def h : ℕ → ℕ", ":=", "fun\n  | 0 => 1\n  | _ => 2"),
+        "i": ("def i : let x : ℕ := by exact 1\n    x = 1", ":=", "rfl"),
+        "j": ("theorem j (a b : ℤ) :\n    |a| ≤ |b|", ":=", "by\n  sorry"),
+    }
+
+
+def test_equations_where_and_deriving() -> None:
+    """Equations whose patterns span lines (Batteries `ForInStep.run`), `where` after a `haveI` in the type
+    (Mathlib `SMul.comp.isScalarTower`), structure field defaults, `deriving`."""
+    st = statements(
+        """def ForInStep.run : ForInStep α → α
+  | .done a
+  | .yield a => a
+def Applicative.ext : ∀ {A1 A2 : Applicative F}, A1 = A2
+  | { toFunctor := F1, seq := s1 },
+    { toFunctor := F2, seq := s2 } => by
+    obtain rfl : @p1 = @p2 := by
+      funext α x
+lemma comp.isScalarTower [SMul M β] (g : N → M) : by
+    haveI := comp α g; haveI := comp β g; exact IsScalarTower N α β where
+  __ := comp α g
+  smul_assoc n := smul_assoc (g n)
+structure S (n : ℕ := 0) where
+  x : ℕ := n
+  y : ℕ := by exact 1
+  deriving Repr
+inductive T | a | b
+  deriving DecidableEq
+"""
+    )
+    assert {k: v[:2] for k, v in st.items()} == {
+        "ForInStep.run": ("def ForInStep.run : ForInStep α → α", "|"),
+        "Applicative.ext": ("def Applicative.ext : ∀ {A1 A2 : Applicative F}, A1 = A2", "|"),
+        "comp.isScalarTower": (
+            "lemma comp.isScalarTower [SMul M β] (g : N → M) : by\n"
+            "    haveI := comp α g; haveI := comp β g; exact IsScalarTower N α β",
+            "where",
+        ),
+        "S": ("structure S (n : ℕ := 0)", "where"),
+        "T": ("inductive T", "|"),
+    }
+    assert st["ForInStep.run"][2] == "| .done a\n  | .yield a => a"
+
+
+def test_benchmark_statements_with_let_in_the_type(shared_dir: Path) -> None:
+    """Real statements whose type holds `let … :=` (FormalMATH `omni_theorem_1624`, `omni_theorem_1753`;
+    15 PutnamBench theorems, e.g. `putnam_1965_b4`): the declaration's own `:=` is the last one, so the proof is
+    upstream's `sorry` / `by`."""
+    bench = shared_dir / "benchmarks"
+    with_let = []
+    for line in (bench / "putnambench_lean4.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        src = scan(r["lean4_file"])
+        (d,) = [d for d in src.declarations if d.name == r["name"]]
+        assert d.delimiter == ":=" and src.text[slice(*d.proof)].split() in (["sorry"], ["by", "sorry"]), r["name"]
+        if any(t.is_word("let", "letI", "have", "haveI") for t in src.code if d.keyword <= t.start < d.statement_end):
+            with_let.append(r["name"])
+    assert len(with_let) >= 15 and "putnam_1965_b4" in with_let  # 15 of them unbracketed
+    for line in (bench / "formalmath_lite.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        src = scan(r["autoformalization"])
+        d = src.declarations[-1]
+        assert d.delimiter == ":=" and src.text[slice(*d.proof)].strip() == "by", r["theorem_names"]
+        if r["theorem_names"] in ("omni_theorem_1624", "omni_theorem_1753"):
+            assert src.text[slice(*d.statement)].rstrip().endswith(")")
 
 
 def test_statement_comparison_is_on_tokens() -> None:

@@ -169,3 +169,107 @@ def test_leandojo_loaders_on_real_traced_records(shared_dir: Path, tmp_path: Pat
     assert t.meta["file_path"] == "Mathlib/Analysis/SpecialFunctions/Pow/NNReal.lean" and t.meta["line"] == 731
     acc = {corpus.premises[i].full_name for i in np.flatnonzero(corpus.accessible_mask(t))}
     assert {"ENNReal.rpow_one", "ENNReal.rpow_le_rpow_iff", "one_div", "mul_inv_cancel"} <= acc
+
+
+# ---------------------------------------------------------------------------------------------------
+# BM25 hard negatives, [UNK] symbols, length-chunked embedding, resume
+
+
+def test_bm25_hard_negatives_are_accessible_non_gold_top_hits(corpus: Corpus) -> None:
+    import random
+
+    from retrieval.bm25 import BM25Retriever
+    from retrieval.train import BM25Negatives
+
+    bm = BM25Retriever.build(corpus)
+    exs = examples_from_corpus(corpus, splits=("train", "val", "test"))
+    mined = BM25Negatives(bm, corpus, depth=3)
+    sampler = NegativeSampler(corpus, random.Random(0))
+    for ex in exs:
+        mask = corpus.accessible_from_file(ex.file_idx, ex.line)
+        hard = mined(ex)
+        assert mined(ex) is hard  # mined once per example
+        assert len(hard) <= 3 and all(mask[j] and j not in ex.positives for j in hard)
+        # they are BM25's best non-gold accessible premises, in its order
+        top, _ = bm.retrieve_indices(ex.query, mask, 3 + len(ex.positives), prior_weight=0.0)
+        assert hard == [int(j) for j in top if int(j) not in ex.positives][:3]
+        negs = sampler.sample(ex, ex.positives[0], 3, 1, hard, n_hard=2)
+        assert len(negs) == 3 and all(mask[j] and j not in ex.positives for j in negs)
+        assert set(negs[: min(2, len(hard))]) <= set(hard)
+    assert any(mined(ex) for ex in exs)
+
+
+def test_trainer_refuses_bm25_negatives_without_an_index(corpus: Corpus, tmp_path: Path) -> None:
+    from prover.errors import UserError
+
+    exs = examples_from_corpus(corpus, splits=("train", "val", "test"))
+    cfg = TrainConfig(out_dir=str(tmp_path), num_negatives=2, num_bm25_negatives=1, device="cpu")
+    with pytest.raises(UserError, match="BM25"):
+        Trainer(cfg, corpus, exs, encoder=tiny_encoder())
+
+
+def test_unk_symbols_become_tokens_and_survive_a_checkpoint(tmp_path: Path) -> None:
+    from retrieval.train import add_unk_symbols
+
+    enc = tiny_encoder()
+    unk = enc.tokenizer.unk_token_id
+    assert enc.tokenizer("∀ ℕ", add_special_tokens=False)["input_ids"] == [unk, unk]  # indistinguishable
+    before = enc.encode(["∀ n : ℕ, n = n", "⊤ ≤ a"])
+    texts = ["∀ n : ℕ, ∃ m, n ≤ m"] * 30 + ["⊤ ⊥"] * 5  # ≤ is in MiniLM's vocabulary; ⊤ ⊥ are too rare here
+    assert add_unk_symbols(enc, texts, 8, min_count=20) == ["∀", "ℕ", "∃"]
+    assert enc.tokenizer.tokenize("∀ n : ℕ") == ["∀", "n", ":", "ℕ"]
+    assert np.allclose(enc.encode(["∀ n : ℕ, n = n", "⊤ ≤ a"]), before, atol=1e-6)  # starts as [UNK]
+    enc.model.save_pretrained(tmp_path)
+    enc.tokenizer.save_pretrained(tmp_path)
+    again = Encoder(str(tmp_path), device="cpu", max_length=48)
+    assert again.tokenizer.tokenize("∃ m") == ["∃", "m"]
+    # a resumed run finds them already there: counted, nothing added twice
+    assert add_unk_symbols(again, texts, 8, min_count=20) == ["∀", "ℕ", "∃"]
+    assert len(again.tokenizer) == len(enc.tokenizer)
+
+
+def test_length_chunked_embedding_matches_one_padded_batch(corpus: Corpus, tmp_path: Path) -> None:
+    exs = examples_from_corpus(corpus, splits=("train", "val", "test"))
+    texts = [e.query for e in exs][:7] + ["a", "l ++ [] = l ∧ (l ++ m).length = l.length + m.length"]
+    grads = []
+    for chunk in (0, 2):
+        cfg = TrainConfig(out_dir=str(tmp_path), max_length=48, device="cpu", length_chunk=chunk)
+        tr = Trainer(cfg, corpus, exs, encoder=tiny_encoder())
+        tr.model.eval()  # no dropout: the two must agree exactly
+        emb = tr._embed(texts)
+        (emb[:, 0] * torch.arange(len(texts))).sum().backward()  # depends on the order of rows
+        grads.append((emb.detach(), next(tr.model.parameters()).grad.clone()))
+    assert torch.allclose(grads[0][0], grads[1][0], atol=1e-5)
+    assert torch.allclose(grads[0][1], grads[1][1], atol=1e-5)
+
+
+def test_resumed_run_continues_where_it_stopped(corpus: Corpus, tmp_path: Path) -> None:
+    from retrieval.bm25 import BM25Retriever
+    from retrieval.train import latest_checkpoint
+
+    exs = examples_from_corpus(corpus, splits=("train", "val", "test"))
+    bm = BM25Retriever.build(corpus)
+
+    def cfg(out: Path, steps: int) -> TrainConfig:
+        return TrainConfig(out_dir=str(out), steps=steps, batch_size=3, num_negatives=2, num_bm25_negatives=1,
+                           lr=1e-3, warmup_steps=1, max_length=48, device="cpu", save_every=2, log_every=1,
+                           add_unk_symbols=4)
+
+    torch.manual_seed(0)
+    straight = Trainer(cfg(tmp_path / "a", 4), corpus, exs, encoder=tiny_encoder(), bm25=bm)
+    losses = straight.run(progress=False)
+    torch.manual_seed(0)
+    Trainer(cfg(tmp_path / "b", 2), corpus, exs, encoder=tiny_encoder(), bm25=bm).run(progress=False)
+    ckpt = latest_checkpoint(tmp_path / "b")
+    assert ckpt is not None and ckpt.name == "checkpoint-2"
+    resumed = Trainer(cfg(tmp_path / "b", 4), corpus, exs, encoder=Encoder(str(ckpt), device="cpu", max_length=48),
+                      bm25=bm)
+    resumed.load_state(ckpt)
+    assert resumed.step == 2 and resumed.added_tokens == straight.added_tokens
+    more = resumed.run(progress=False)
+    assert np.allclose(more, losses[2:], atol=1e-4), (more, losses)
+    for a, b in zip(straight.base_model.parameters(), resumed.base_model.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-4)
+    # the loss curve is kept as JSON lines, one per log interval
+    log = [json.loads(line) for line in (tmp_path / "a" / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3, 4] and np.allclose([r["loss"] for r in log], losses, atol=1e-4)

@@ -138,10 +138,10 @@ class RayBackend(Backend):
     name = "ray"
 
     def __init__(self, config: ProverConfig, factory: AgentFactory | None = None, *, poll: float = 0.2) -> None:
+        super().__init__()
         self.config = config
         self.factory = factory or AgentFactory()
         self.poll = poll
-        self.generator_stats: dict[str, Any] = {}
         self._actors: list[Any] = []
         self._gens: list[Any] = []
 

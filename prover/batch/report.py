@@ -32,6 +32,7 @@ from prover.attempt import STATEMENT_REJECTED
 from prover.batch import html
 from prover.batch.passk import mean_pass_at_k, pass_at_k
 from prover.batch.store import ResultStore
+from repair.stats import stage_summary
 
 
 def _mean(xs: list[float]) -> float | None:
@@ -283,6 +284,7 @@ def build_report(store: ResultStore) -> dict[str, Any]:
             for s in sessions
         ],
         "infrastructure_errors": infrastructure_errors(attempts, meta),
+        "stages": stage_summary([a for a in attempts if int(a["attempt"]) < K], len(rows)),  # whole-proof modes
         "errors": [
             {"theorem": a["theorem"], "attempt": a["attempt"], "status": a["status"], "error": a["error"]}
             for a in attempts
@@ -367,6 +369,19 @@ def format_summary(rep: dict[str, Any]) -> str:
         f"{rep['expansions']['per_theorem_mean'] or 0:.1f} (means); attempts: "
         + ", ".join(f"{k} {v}" for k, v in sorted(st.items()))
     )
+    sg = rep.get("stages")
+    if sg:  # whole-proof modes: what closed the proofs, and APOLLO's accuracy vs samples
+        closed = ", ".join(f"{k} {v}" for k, v in sg["stages"].items()) or "none"
+        acc = "  ".join(f"≤{b}: {_pct(v)}" for b, v in sg["accuracy_vs_samples"].items())
+        lines.append(f"  proofs by stage: {closed}; samples {sg['samples']}, tokens {sg['tokens']}")
+        lines.append(f"  solved within N samples: {acc}")
+        if sg.get("subgoals_closed"):
+            by = ", ".join(f"{k} {v}" for k, v in sg["subgoals_closed"].items())
+            lines.append(f"  sub-goals closed by stage: {by}")
+        if sg.get("altered"):  # sketch mode: statements the sketch model restated (misformalisation hints)
+            lines.append(f"  sketches that changed the statement: {len(sg['altered'])} theorem(s)")
+            for name, e in list(sg["altered"].items())[:20]:
+                lines.append(f"    {name} ({e['sketches']}x): {e.get('statement') or '?'}")
     ie = rep.get("infrastructure_errors") or {}
     if ie.get("attempts"):
         causes = ", ".join(f"{k} {v}" for k, v in ie["by_cause"].items())
@@ -444,10 +459,14 @@ def write_report(run_dir: Path | str, *, plots_too: bool = True) -> dict[str, An
             "session",
             "tries",
             "error",
+            "mode",
+            "stage",
+            "samples",
+            "tokens",
         ]
         w.writerow(cols)
         for a in attempts:
-            w.writerow([a[c] if a[c] is not None else "" for c in cols])
+            w.writerow([a.get(c) if a.get(c) is not None else "" for c in cols])
     with atomic_write(run_dir / "proofs.jsonl") as f:
         for r in rows:
             if r["proof"]:

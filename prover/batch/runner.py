@@ -242,11 +242,6 @@ class BatchingGenerator:
         for r in batch:
             r.done = True
 
-    def close(self) -> None:
-        close = getattr(self.inner, "close", None)
-        if callable(close):
-            close()
-
 
 # ---------------------------------------------------------------------------------------------------
 # Agent factory
@@ -259,6 +254,8 @@ class Shared:
     generator: Any = None
     pool: Any = None
     owned: list[Any] = field(default_factory=list)
+    proof_generator: Any = None  # the whole-proof generator (modes whole / repair / hybrid)
+    sketch_models: Any = None  # the draft and sketch models (mode sketch: repair.sketch.SketchModels)
 
     def close(self) -> None:
         while self.owned:
@@ -281,10 +278,30 @@ class AgentFactory:
         generator: Callable[[ProverConfig], Any] | None = None,
         env: Callable[[ProverConfig, Any], Any] | None = None,
         agent: Callable[..., Any] | None = None,
+        proof_generator: Callable[[ProverConfig], Any] | None = None,
+        sketch_models: Callable[[ProverConfig], Any] | None = None,
     ) -> None:
         self.generator_fn = generator
         self.env_fn = env
         self.agent_fn = agent
+        self.proof_generator_fn = proof_generator
+        self.sketch_models_fn = sketch_models
+
+    def build_proof_generator(self, config: ProverConfig) -> Any:
+        """The whole-proof generator the workers share (modes other than ``step``)."""
+        if self.proof_generator_fn is not None:
+            return self.proof_generator_fn(config)
+        from prover.models import build_proof_generator
+
+        return build_proof_generator(config.whole)
+
+    def build_sketch_models(self, config: ProverConfig) -> Any:
+        """The draft and sketch models the workers share (mode sketch)."""
+        if self.sketch_models_fn is not None:
+            return self.sketch_models_fn(config)
+        from repair.sketch import build_sketch_models
+
+        return build_sketch_models(config.sketch)
 
     def build_generator(self, config: ProverConfig) -> TacticGenerator:
         if self.generator_fn is not None:
@@ -302,7 +319,14 @@ class AgentFactory:
             # Fail in a second when Lean is missing, not after minutes of loading a model.
             resolve_repl_command(config.lean)
         try:
-            if generator is None:  # given (a Ray proxy): it batches on its own side
+            if config.uses_whole_model:
+                shared.proof_generator = self.build_proof_generator(config)
+                shared.owned.append(shared.proof_generator)
+            if config.uses_sketch_models:
+                shared.sketch_models = self.build_sketch_models(config)
+                shared.owned.append(shared.sketch_models)
+            step_prover = config.uses_step_model  # whole / repair need no tactic generator
+            if generator is None and step_prover:  # given (a Ray proxy): it batches on its own side
                 generator = self.build_generator(config)
                 shared.owned.append(generator)
                 if workers > 1 and config.batch.batch_generator_calls:
@@ -338,7 +362,12 @@ class AgentFactory:
             from prover.agent import Agent
 
             make = Agent
-        agent = make(config, env=env, generator=shared.generator)
+        extra: dict[str, Any] = {}
+        if shared.proof_generator is not None:
+            extra["proof_generator"] = shared.proof_generator
+        if shared.sketch_models is not None:
+            extra["sketch_models"] = shared.sketch_models
+        agent = make(config, env=env, generator=shared.generator, **extra)
         return agent, [agent, env]
 
 
@@ -390,6 +419,11 @@ def row_from_attempt(job: Job, attempt: ProofAttempt, *, worker: str, started: f
         started=started,
         finished=time.time(),
         tries=tries,
+        mode=attempt.mode,
+        stage=attempt.stage if attempt.status == "proved" else None,
+        samples=int(attempt.samples),
+        tokens=int(attempt.tokens),
+        stats=json.dumps(attempt.stats, ensure_ascii=False, default=str) if attempt.stats else None,
     )
 
 
@@ -494,10 +528,17 @@ class Backend:
     """Runs jobs and hands each finished `AttemptRow` to ``on_row`` (called in the driver thread)."""
 
     name = "base"
+    generator_stats: dict[str, Any]  # merged generator calls (`BatchingGenerator`), filled by the end of `run`
+
+    def __init__(self) -> None:
+        self.generator_stats = {}
 
     def run(self, jobs: list[Job], on_row: Callable[[AttemptRow], None], stop: threading.Event) -> str | None:
         """Returns a fatal message, or None."""
         raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what `run` started (processes, actors); called once after `run`, also after an error."""
 
 
 class LocalBackend(Backend):
@@ -506,9 +547,9 @@ class LocalBackend(Backend):
     name = "local"
 
     def __init__(self, config: ProverConfig, factory: AgentFactory, workers: int) -> None:
+        super().__init__()
         self.config, self.factory, self.workers = config, factory, workers
         self.shared: Shared | None = None
-        self.generator_stats: dict[str, Any] = {}  # merged generator calls (`BatchingGenerator`), after the run
 
     def run(self, jobs: list[Job], on_row: Callable[[AttemptRow], None], stop: threading.Event) -> str | None:
         if not jobs:
@@ -610,6 +651,7 @@ class ProgressView:
         self._progress: Any = None
         self._task: Any = None
         self._last = 0.0
+        self._rerouted: list[tuple[logging.StreamHandler, Any]] = []  # log handlers pointed at the live bar
         self.total = 0
         self.done = 0
         self.counts = {"proved": 0, "failed": 0, "timeout": 0, "error": 0}
@@ -677,14 +719,13 @@ class ProgressView:
         """Log records go through the bar's console (which prints them above the bar) instead of writing to
         the terminal under it: the live bar redirects ``sys.stderr``, but a logging handler keeps the stream
         it was given."""
-        self._rerouted: list[tuple[logging.StreamHandler, Any]] = []
         targets = {id(self.stream), id(sys.__stderr__)}
         for h in logging.getLogger().handlers:
             if isinstance(h, logging.StreamHandler) and id(h.stream) in targets and h.stream is not sys.stderr:
                 self._rerouted.append((h, h.setStream(sys.stderr)))
 
     def close(self) -> None:
-        for h, old in getattr(self, "_rerouted", []):
+        for h, old in self._rerouted:
             h.setStream(old)
         self._rerouted = []
         if self._progress is not None:
@@ -969,10 +1010,8 @@ class BatchRunner:
             self._dump_unsaved()
             self.summary.wall = time.monotonic() - t0
             with contextlib.suppress(Exception):
-                close = getattr(backend, "close", None)
-                if callable(close):
-                    close()
-            self.summary.generator = dict(getattr(backend, "generator_stats", {}) or {})
+                backend.close()
+            self.summary.generator = dict(backend.generator_stats)
             store.close()
         return self.summary
 

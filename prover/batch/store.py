@@ -94,6 +94,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         ("ALTER TABLE attempts ADD COLUMN verified_by TEXT",),
     ),
 )
+MIGRATIONS += (
+    Migration(
+        4,
+        "attempts.mode / stage / samples / tokens / stats: the proving mode, the repair stage that closed the "
+        "proof, whole-proof samples and tokens spent, per-mode details (JSON)",
+        (
+            "ALTER TABLE attempts ADD COLUMN mode TEXT DEFAULT 'step'",
+            "ALTER TABLE attempts ADD COLUMN stage TEXT",
+            "ALTER TABLE attempts ADD COLUMN samples INTEGER DEFAULT 0",
+            "ALTER TABLE attempts ADD COLUMN tokens INTEGER DEFAULT 0",
+            "ALTER TABLE attempts ADD COLUMN stats TEXT",
+        ),
+    ),
+)
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 assert [m.version for m in MIGRATIONS] == list(range(2, SCHEMA_VERSION + 1)), "migrations must be numbered 2, 3, ..."
 
@@ -131,6 +145,11 @@ class AttemptRow:
     finished: float | None = None
     tries: int = 1
     verified_by: str | None = None  # "repl" | "strict" for a proved row
+    mode: str = "step"
+    stage: str | None = None  # whole-proof modes: the stage that closed the proof (repair.loop.STAGES)
+    samples: int = 0
+    tokens: int = 0
+    stats: str | None = None  # JSON: the mode's details (candidates, rounds, goals left, ...)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

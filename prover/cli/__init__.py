@@ -18,7 +18,7 @@ from prover.lean.types import LeanException
 # The project's packages: their loggers follow -v (other libraries' stay at WARNING).
 OUR_PACKAGES = ("prover", "search", "retrieval", "repair", "data")
 # Modules under prover/cli/ that define subcommands, in --help order.
-SUBCOMMANDS: list[str] = ["doctor", "check", "prove", "batch", "index", "train"]
+SUBCOMMANDS: list[str] = ["doctor", "check", "prove", "repair", "batch", "index", "train"]
 
 
 def build_parser() -> argparse.ArgumentParser:

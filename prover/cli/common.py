@@ -44,6 +44,16 @@ _OPTIONS: dict[str, tuple[dict[str, Any], str | None]] = {
         "generator.backend",
     ),
     "--model": ({"help": "generator model name or path (generator.model)"}, "generator.model"),
+    "--mode": (
+        {
+            "choices": ["step", "whole", "repair", "hybrid", "sketch"],
+            "help": "proving mode (mode): step = tactic search (default), whole = sampled whole proofs, repair = "
+            "whole + the repair loop on failures, hybrid = repair whose sub-goals go to the step prover first, "
+            "sketch = draft, sketch and prove (DSP+): a reasoning model plans, automation and the step prover "
+            "fill in",
+        },
+        "mode",
+    ),
     "--max-expansions": ({"type": int, "metavar": "N", "help": "search.max_expansions"}, "search.max_expansions"),
     "--time-limit": (
         {"type": float, "metavar": "SECONDS", "help": "wall time per attempt (search.time_limit)"},

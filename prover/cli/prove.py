@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--header-file", type=Path, metavar="F", help="read the header from a file")
 
     cfg = p.add_argument_group("configuration")
-    add_options(cfg, "--config", "--set", "--preset", "--backend", "--model")
+    add_options(cfg, "--config", "--set", "--mode", "--preset", "--backend", "--model")
     cfg.add_argument("--device", help="generator device (generator.device: auto | cpu | cuda)")
     cfg.add_argument("-n", "--num-samples", type=int, metavar="N", help="tactics per expansion (generator.num_samples)")
     cfg.add_argument("--algorithm", choices=["best_first", "mps"], help="search algorithm (search.algorithm)")
@@ -140,6 +140,11 @@ def run(args: argparse.Namespace) -> int:
             "gate_rejections": graph.meta.get("gate_rejections", []) if graph is not None else [],
             "stats": graph.meta.get("stats") if graph is not None else None,
             "tree": str(args.save_tree) if args.save_tree is not None and graph is not None else None,
+            "mode": attempt.mode,
+            "stage": attempt.stage,
+            "samples": attempt.samples,
+            "tokens": attempt.tokens,
+            "mode_stats": attempt.stats or None,
         }
         print(json.dumps(obj, ensure_ascii=False))
     else:
@@ -151,6 +156,8 @@ def run(args: argparse.Namespace) -> int:
 
 def summary_line(attempt: Any, stop: str | None) -> str:
     name = attempt.theorem.name
+    if attempt.mode != "step":
+        return _whole_summary(attempt)
     counts = f"{attempt.expansions} expansions, {attempt.lean_calls} Lean calls, {attempt.time:.1f}s"
     if attempt.status == "proved":
         return f"proved {name}: {counts}"
@@ -166,6 +173,20 @@ def summary_line(attempt: Any, stop: str | None) -> str:
         rej = attempt.graph.meta.get("gate_rejections") if attempt.graph is not None else None
         extra = f"; gate: {rej[-1]}" if rej else ""
         return f"not proved {name} ({why}{extra}): {counts}"
+    return f"{attempt.status} {name}: {attempt.error}: {counts}"
+
+
+def _whole_summary(attempt: Any) -> str:
+    """The summary of a whole-proof mode: which stage closed the proof, what the attempt spent."""
+    name, st = attempt.theorem.name, attempt.stats or {}
+    counts = f"{attempt.samples} samples, {attempt.lean_calls} Lean calls, {attempt.time:.1f}s"
+    if attempt.status == "proved":
+        return f"proved {name} ({attempt.mode}, stage {attempt.stage}): {counts}"
+    if attempt.status == "failed":
+        why = st.get("reason") or attempt.error or ("budget spent" if st.get("stop") else "no sound proof")
+        left = st.get("remaining")
+        extra = f"; {len(left)} goal(s) left" if left else ""
+        return f"not proved {name} ({attempt.mode}: {why}{extra}): {counts}"
     return f"{attempt.status} {name}: {attempt.error}: {counts}"
 
 

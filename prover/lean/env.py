@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from prover.lean.types import CheckResult, TacticResult, TacticState, Theorem
+from prover.lean.types import CheckResult, Elaboration, TacticResult, TacticState, Theorem
 
 
 @runtime_checkable
@@ -28,3 +28,12 @@ class LeanEnv(Protocol):
     def __enter__(self) -> LeanEnv: ...
 
     def __exit__(self, *exc: object) -> None: ...
+
+
+@runtime_checkable
+class TextEnv(LeanEnv, Protocol):
+    """A `LeanEnv` that also elaborates whole texts and hands out the proof states of their sorries (the REPL
+    does; the repair loop needs it). ``elaborate`` runs ``text`` (declarations, no imports) in a fresh env
+    from ``theorem.header``; positions in the answer are relative to ``text``."""
+
+    def elaborate(self, theorem: Theorem, text: str, timeout: float | None = None) -> Elaboration: ...

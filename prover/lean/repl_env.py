@@ -31,6 +31,7 @@ from prover.lean.syntax import scan
 from prover.lean.types import (
     CheckResult,
     CommandResult,
+    Elaboration,
     LeanCrashed,
     LeanError,
     LeanInputError,
@@ -44,10 +45,12 @@ from prover.lean.types import (
 @dataclass(frozen=True)
 class _Node:
     theorem: Theorem
-    parent: int | None  # None: the root state of ``theorem``
+    parent: int | None  # None: a root (of ``theorem``, or of sorry ``sorry`` of ``text``)
     tactic: str | None
     pp: str
     goals: tuple[str, ...] = ()
+    text: str | None = None  # a root handed out by `elaborate`: the text whose sorry it is
+    sorry: int = 0
 
 
 def _theorem_key(t: Theorem) -> tuple[str, str, str]:
@@ -163,6 +166,27 @@ class ReplEnv:
                 self._live[handle] = (_pkey(proc), gen, res.id)
             return ProofFinished(handle, res.messages)
         return res
+
+    def elaborate(self, theorem: Theorem, text: str, timeout: float | None = None) -> Elaboration:
+        """Run ``text`` (declarations without imports) as one command in the env of ``theorem.header``.
+
+        Each sorry with a proof state gets a handle usable with `run_tactic`; after a restart it is rebuilt by
+        running the text again and taking the same sorry (the same goal is required).
+        """
+        proc = self._process(theorem.header)
+        env = self._counted(proc, proc.header_env, theorem.header)
+        gen = proc.generation
+        res = self._counted(proc, proc.command, text, env=env, timeout=timeout)
+        states: list[TacticState | None] = []
+        for i, s in enumerate(res.sorries):
+            if s.proof_state is None:
+                states.append(None)
+                continue
+            goals = (s.goal,)
+            handle = self._new_node(_Node(theorem, None, None, TacticState.of_goals(goals, 0).pp, goals, text, i))
+            self._live[handle] = (_pkey(proc), gen, int(s.proof_state))
+            states.append(TacticState.of_goals(goals, handle))
+        return Elaboration(res.messages, res.sorries, tuple(states), res.error)
 
     def check(self, theorem: Theorem, proof_text: str) -> CheckResult:
         header = self.gate.header_for(theorem, proof_text)
@@ -285,6 +309,15 @@ class ReplEnv:
         goals = [root.goal]
         return int(root.proof_state), TacticState.of_goals(goals, 0).pp, goals
 
+    def _sorry_root(self, proc: Any, node: _Node) -> tuple[int, str]:
+        """The proof state of sorry ``node.sorry`` of ``node.text``, elaborated again on ``proc``."""
+        env = self._counted(proc, proc.header_env, node.theorem.header)
+        res = self._counted(proc, proc.command, node.text, env=env)
+        if res.error is not None or node.sorry >= len(res.sorries) or res.sorries[node.sorry].proof_state is None:
+            raise LeanCrashed(f"{node.theorem.name}: after a restart the text no longer gives sorry {node.sorry}")
+        s = res.sorries[node.sorry]
+        return int(s.proof_state), TacticState.of_goals((s.goal,), 0).pp
+
     def _is_live(self, handle: int, proc: Any) -> bool:
         live = self._live.get(handle)
         return live is not None and live[0] == _pkey(proc) and live[1] == proc.generation
@@ -302,7 +335,11 @@ class ReplEnv:
         for h in reversed(chain):
             node = self._nodes[h]
             gen = proc.generation
-            if node.parent is None:
+            if node.parent is None and node.text is not None:
+                ps, pp = self._sorry_root(proc, node)
+                if pp != node.pp:
+                    raise LeanCrashed(f"{node.theorem.name}: after a restart Lean gives another goal for a sorry")
+            elif node.parent is None:
                 ps, pp, _ = self._start_root(proc, node.theorem)
                 if pp != node.pp:
                     raise LeanCrashed(f"{node.theorem.name}: after a restart Lean gives another root goal")

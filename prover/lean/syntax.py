@@ -215,11 +215,7 @@ class _Lexer:
             elif kind == "bc":
                 j = self._block_comment(i)
             elif kind == "str":
-                prev = tokens[-1] if tokens else None
-                if prev is not None and prev.end == i and prev.kind == IDENT and prev.text.endswith("!"):
-                    j = self._interpolated(i)
-                else:
-                    j = self._string(i)
+                j = self._interpolated(i) if _interpolation_at(code, i) else self._string(i)
             elif kind == "raw":
                 hashes = j - i - 2
                 close = text.find('"' + "#" * hashes, j)
@@ -290,6 +286,86 @@ class _Lexer:
             if start >= len(self.text):
                 self.problem(i, "unterminated string interpolation")
                 return start
+
+
+# Where Lean reads a string literal as an interpolated string (`interpolatedStr(term)`, whose `{…}` hold terms
+# that may contain strings): right after these words (`s!`, `m!`, `f!` and the macros of Lean core, Batteries
+# and Aesop declared `(interpolatedStr(term) <|> term)`, which try the interpolated form first) ...
+_INTERP_WORDS = frozenset(
+    {"s!", "m!", "f!", "throwError", "println!", "dbg_trace", "dbgTrace!", "reportIssue!", "throwPRError"}
+)
+# ... after these words and N max-precedence terms (`throwErrorAt stx "…"`, `throwNamedErrorAt ref name "…"`) ...
+_INTERP_AFTER_TERMS = {
+    "throwErrorAt": 1, "throwNamedError": 1, "throwNamedErrorAt": 2, "logNamedError": 1, "logNamedErrorAt": 2,
+    "logNamedWarning": 1, "logNamedWarningAt": 2,
+}
+# ... and after `trace[cls]`, `aesop_trace[opt]`, `aesop_trace![opt]` (`WORD[` is one token in Lean).
+_INTERP_TRACES = frozenset({"trace", "aesop_trace", "aesop_trace!"})
+_TERM_KINDS = frozenset({IDENT, NUMBER, NAME, CHAR})
+_BACK_LIMIT = 256  # tokens looked back over for a bracketed argument
+
+
+def _interpolation_at(code: list[Token], i: int) -> bool:
+    """A string literal starting at offset ``i`` (after the code tokens ``code``) is an interpolated string.
+
+    ``logInfo "{x}"`` is not one: `logInfo` is a function and its braces are plain characters."""
+    if not code:
+        return False
+    p = code[-1]
+    if p.kind == IDENT and (p.text in _INTERP_WORDS or (p.end == i and p.text[-1] == "!")):  # also `sql!"…"`
+        return True
+    k = len(code) - 1
+    if p.text == "]" and p.kind == SYMBOL:
+        o = _open_of(code, k)
+        before = code[o - 1] if o > 0 else None
+        if before is not None and code[o].text == "[" and before.end == code[o].start and before.text in _INTERP_TRACES:
+            return True
+    for n_terms in (1, 2):
+        k = _term_start(code, k)
+        if k <= 0:
+            return False
+        w = code[k - 1]
+        if w.kind == IDENT and _INTERP_AFTER_TERMS.get(w.text) == n_terms:
+            return True
+        k -= 1
+    return False
+
+
+def _open_of(code: Sequence[Token], k: int) -> int:
+    """Index of the bracket that the closing bracket ``code[k]`` closes (-1 if not found close by)."""
+    depth = 0
+    for x in range(k, max(-1, k - _BACK_LIMIT), -1):
+        t = code[x]
+        if t.kind != SYMBOL:
+            continue
+        if t.text in _CLOSE_BRACKETS:
+            depth += 1
+        elif t.text in _OPEN_BRACKETS:
+            depth -= 1
+            if depth == 0:
+                return x
+    return -1
+
+
+def _term_start(code: Sequence[Token], k: int) -> int:
+    """Index of the first token of the max-precedence term ending at ``code[k]`` (``x``, ``(f a)``, ``stx[0]``,
+    ``(e).1``), or -1 when ``code[k]`` ends none."""
+    while True:
+        t = code[k]
+        if t.kind == SYMBOL and t.text in _CLOSE_BRACKETS:
+            k = _open_of(code, k)
+            if k < 0:
+                return -1
+        elif t.kind not in _TERM_KINDS:
+            return -1
+        if k > 0 and code[k - 1].end == code[k].start:
+            if code[k].text == "[":  # `stx[0]`
+                k -= 1
+                continue
+            if code[k - 1].text == "." and k > 1 and code[k - 2].end == code[k - 1].start:  # `(e).1`
+                k -= 2
+                continue
+        return k
 
 
 def tokenize(text: str) -> list[Token]:
@@ -1069,39 +1145,102 @@ def _aliases(src: Source, k: int, last: int, kind: str, common: dict) -> list[De
     return out
 
 
+# Term binders that take a `:=` of their own: in a declaration's type, the `:=` of `let x := v; body` is
+# the `let`'s (Lean's `let`, `have`, … parsers), not the declaration's.
+_TERM_BINDERS = frozenset({"let", "have", "haveI", "letI", "let_fun", "let_delayed", "let_tmp"})
+# Tactics with a `:=` of their own; they count only after a `by` in the type (a tactic block inside a `let`).
+_TACTIC_BINDERS = frozenset({"obtain", "set", "replace"})
+_INDUCTIVE_KINDS = frozenset({"inductive", "class inductive", "coinductive"})
+_DERIVING_KINDS = frozenset({"structure", "inductive", "class", "class inductive"})
+
+
 def _statement_end(code: Sequence[Token], k: int, last: int, kind: str) -> tuple[int, str, int | None]:
     """(index of the first token after the statement, delimiter, index where the body starts).
 
-    The statement ends at the first ``:=`` / ``where`` outside brackets, or at a ``|`` that starts a match
-    alternative (first token of its line, ``=>`` later on that line) -- for an ``inductive`` at any ``|``
-    outside brackets; ``|x|`` in a statement is an absolute value.
+    Read the way Lean's parser reads a declaration: the type is a term, and it ends at the first token outside
+    brackets that cannot continue it: a ``:=`` that no ``let`` / ``have`` (or, after a ``by``, ``obtain`` /
+    ``set`` / ``replace``) in the type is waiting for, ``where``, ``deriving`` (structures and inductives), or a
+    ``|`` that starts an equation -- the first token of its line, followed by a ``=>`` before any ``:=``
+    (``|x| ≤ 1 := …`` is an absolute value; patterns may span lines), for an ``inductive`` any ``|``. After
+    ``match`` or ``fun |`` in the type, a ``|`` is an alternative of that term; a ``let f : A → B`` may take
+    alternatives instead of ``:=``. Not followed: ``calc`` steps and ``do`` reassignments (``x := v``) in a type.
     """
     depth = 0
-    inductive = kind in ("inductive", "class inductive", "coinductive")
+    pending = 0  # binders of the type still waiting for their `:=`
+    alts = tactics = False  # `|` belongs to a `match` / `fun` of the type; a `by` block is open in the type
+    inductive = kind in _INDUCTIVE_KINDS
+    opens, closes = _OPEN_BRACKETS, _CLOSE_BRACKETS
     for j in range(k, last + 1):
         t = code[j]
-        if t.kind != SYMBOL and not t.is_word("where", "deriving"):
-            continue
         s = t.text
+        if t.kind == IDENT:
+            if depth:
+                continue
+            if s in _TERM_BINDERS or (tactics and s in _TACTIC_BINDERS):
+                pending += 1
+            elif s == "match":
+                alts = True
+            elif s == "fun":
+                alts = alts or (j < last and code[j + 1].text == "|")
+            elif s == "by":
+                tactics = True
+            elif s == "where":
+                return j, "where", j
+            elif s == "deriving" and kind in _DERIVING_KINDS:
+                return j, "", j
+            continue
+        if t.kind != SYMBOL:
+            continue
+        if s in opens and opens[s] is not None:
+            depth += 1
+        elif s in closes:
+            depth = max(0, depth - 1)
+        elif depth:
+            continue
+        elif s == ":=":
+            if not pending:
+                return j, ":=", j + 1
+            pending -= 1
+        elif s == "λ":
+            alts = alts or (j < last and code[j + 1].text == "|")
+        elif s in ("←", "<-") and pending:  # `let x ← e` (in a `do` block)
+            pending -= 1
+        elif s == "|":
+            if inductive and not (pending or alts):
+                return j, "|", j
+            if (j == k or code[j - 1].line != t.line) and _starts_alternative(code, j, last):
+                if pending:  # `let f : ℕ → ℕ` then `| 0 => …`
+                    pending -= 1
+                    alts = True
+                elif not alts:
+                    return j, "|", j
+    return last + 1, "", None
+
+
+def _starts_alternative(code: Sequence[Token], j: int, last: int) -> bool:
+    """The ``|`` at ``code[j]`` starts a match alternative (``| pat, pat => rhs``, patterns may span lines): a
+    ``=>`` follows outside brackets before any ``:=``, ``fun`` or ``match`` (``|a| ≤ |b| := …`` is a value)."""
+    depth = 0
+    for x in range(j + 1, last + 1):
+        t = code[x]
+        s = t.text
+        if t.kind == IDENT:
+            if not depth and s in ("fun", "match"):
+                return False
+            continue
+        if t.kind != SYMBOL:
+            continue
         if s in _OPEN_BRACKETS and _OPEN_BRACKETS[s] is not None:
             depth += 1
         elif s in _CLOSE_BRACKETS:
             depth = max(0, depth - 1)
-        elif depth == 0:
-            if s == ":=":
-                return j, ":=", j + 1
-            if s == "where":
-                return j, "where", j
-            if s == "deriving" and kind in ("structure", "inductive", "class", "class inductive"):
-                return j, "", j
-            if s == "|":
-                first_on_line = j == k or code[j - 1].line != t.line
-                if inductive or (
-                    first_on_line
-                    and any(code[x].text == "=>" for x in range(j + 1, last + 1) if code[x].line == t.line)
-                ):
-                    return j, "|", j
-    return last + 1, "", None
+        elif depth:
+            continue
+        elif s == "=>":
+            return True
+        elif s in (":=", "λ"):
+            return False
+    return False
 
 
 def _full_name(ns: str, name: str) -> str:

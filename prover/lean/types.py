@@ -247,6 +247,22 @@ def parse_command_response(obj: dict[str, Any]) -> CommandResult:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Elaboration:
+    """Lean's answer to a text elaborated as one command in a theorem's header env (`TextEnv.elaborate`):
+    its messages and sorries (positions relative to the text) and, for each sorry, a `TacticState` handle on
+    its proof state (None when Lean gave none), usable with ``run_tactic`` like any other state."""
+
+    messages: tuple[Message, ...] = ()
+    sorries: tuple[Sorry, ...] = ()
+    states: tuple[TacticState | None, ...] = ()
+    error: str | None = None  # a protocol error (``{"message": ...}``)
+
+    @property
+    def errors(self) -> tuple[Message, ...]:
+        return tuple(m for m in self.messages if m.is_error)
+
+
 # ---------------------------------------------------------------------------------------------------
 # Whole-text checks (the soundness gate) and theorems
 

@@ -18,6 +18,7 @@ Backends (``backend``):
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -306,6 +307,10 @@ class WholeConfig(BackendConfig):
     # sample (a self-correction turn too); None = unlimited
     max_samples: int | None = Field(None, ge=1)
     max_tokens: int | None = Field(None, ge=1)  # completion tokens per theorem
+    # Every request and answer appended to this JSONL file / answers read back from such a file instead of
+    # loading the model (`prover.models.record`); the whole-proof, draft and sketch models may share one file
+    record_path: Path | None = None
+    replay_path: Path | None = None
 
     @field_validator("prompt_format")
     @classmethod
@@ -326,4 +331,32 @@ class WholeConfig(BackendConfig):
             )
         if self.backend == "openai" and not fmt.chat and self.api == "chat":
             raise ValueError(f"prompt_format {fmt.name!r} is a raw prompt: use api = 'completions'")
-        return self
+        return _one_of_record_replay(self)
+
+
+class CompletionConfig(BackendConfig):
+    """A model that writes text for a prompt (the sketch mode's draft and sketch models): the same backends and
+    loading keys as the others. With ``api = "chat"`` the prompt is one user turn (the backend applies the
+    model's chat template, or sends it to a chat API), else the raw text."""
+
+    backend: Literal["hf", "vllm", "openai"] = "openai"
+    api: Literal["completions", "chat"] = "chat"
+    temperature: float = Field(0.6, ge=0.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    max_new_tokens: int = Field(32768, ge=1)
+    max_input_tokens: int = Field(32768, ge=8)
+    batch_size: int = Field(1, ge=1)
+    # openai: ask for token log-probs (unused for drafts and sketches; some hosted reasoning APIs refuse them)
+    logprobs: bool = False
+    record_path: Path | None = None  # as `WholeConfig.record_path`
+    replay_path: Path | None = None
+
+    @model_validator(mode="after")
+    def _record_replay(self) -> CompletionConfig:
+        return _one_of_record_replay(self)
+
+
+def _one_of_record_replay(cfg: Any) -> Any:
+    if cfg.record_path is not None and cfg.replay_path is not None:
+        raise ValueError("set record_path (record a run) or replay_path (re-run one offline), not both")
+    return cfg

@@ -75,6 +75,7 @@ class OpenAIGenerator:
         max_concurrency: int = 16,
         seed: int | None = None,
         transport: httpx.BaseTransport | None = None,
+        logprobs: bool = True,
     ) -> None:
         if api not in ("completions", "chat"):
             raise ValueError(f"api must be 'completions' or 'chat', not {api!r}")
@@ -101,6 +102,7 @@ class OpenAIGenerator:
         self.retry_backoff = retry_backoff
         self.max_concurrency = max_concurrency
         self.seed = seed
+        self.logprobs = logprobs  # off for text models whose API refuses them (some hosted reasoning models)
         self.skipped_prompts = 0
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(timeout=request_timeout, headers=headers, transport=transport)
@@ -167,9 +169,9 @@ class OpenAIGenerator:
         greedy = self.decoding != "beam" and self.temperature <= 0
         body: dict[str, Any] = {"model": self.model, "n": 1 if greedy else n, "max_tokens": self.max_new_tokens}
         if isinstance(prompt, str):
-            body.update(prompt=prompt, logprobs=1)
+            body.update(prompt=prompt, **({"logprobs": 1} if self.logprobs else {}))
         else:
-            body.update(messages=list(prompt), logprobs=True)
+            body.update(messages=list(prompt), **({"logprobs": True} if self.logprobs else {}))
         if self.decoding == "beam":
             body.update(use_beam_search=True, temperature=0.0, length_penalty=self.length_penalty)
         else:

@@ -518,3 +518,107 @@ def get_proof_format(name: str, model: str = "", template: str = "") -> ProofFor
     except KeyError:
         choices = sorted(PROOF_FORMATS) + ["template"]
         raise ValueError(f"unknown whole-proof prompt format {name!r}; choose from {choices}") from None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Draft and sketch prompts of the sketch mode, in the shape DSP+ published (microsoft/DSP-Plus
+# ``dsp/draft.py``, ``dsp/sketch.py``; our wording): the draft prompt gives the formal statement (and here the
+# informal one when the benchmark has it; never the human proof) and asks for numbered one-equation steps
+# (``### Step k:``); the sketch prompt gives that draft as ``informal_proof``, asks for a Lean skeleton of
+# ``have`` / ``let`` / ``obtain`` / ``suffices`` / ``induction`` / ``match`` steps each closed by a placeholder
+# naming the hypotheses it uses, shows one example, and ends with the header and statement in an open
+# ``lean4`` block. Both are one user turn. Templates are Python format strings (README: "Sketch mode").
+
+DRAFT_TEMPLATE = (
+    "{informal_block}formal_statement:\n{formal_statement}\n"
+    "Work the problem out as an extremely detailed calculation. Write it as numbered steps; each step is "
+    "**one** equation and nothing else, no words.\n"
+) + r"""
+For example:
+### Step 1:
+\[ 2a + 3 = 11 \]
+### Step 2:
+\[ 2a = 8 \]
+...
+### Step 4:
+\[ a = 4 \]
+"""
+
+SKETCH_TEMPLATE = (
+    "informal_proof:\n{draft}\n\n"
+    "Prove the theorem below in Lean 4 by following the informal proof. Turn its steps into a sequence of "
+    "`have` / `let` / `obtain` / `suffices` / `induction` / `match` steps, but do not prove them: close each step "
+    "with `by` followed, on a new line, by the placeholder `{placeholder} [h₁, step3, ...]` that lists the "
+    "hypotheses (given, or introduced by earlier steps) the step needs. Use many small steps, each one easy to "
+    "prove.\n"
+) + """
+Make types explicit where the meaning depends on them:
+- in `a / b` give `a` or `b` a type: `(1 : ℝ) / 2` is 0.5 but `(1 : ℤ) / 2` is 0;
+- in `a - b` give `a` or `b` a type: `(1 : ℤ) - 2` is -1 but `(1 : ℕ) - 2` is 0;
+- write the factorial of `n` as `(n)!`, not `n!`.
+
+Example:
+```lean4
+import Mathlib
+
+example (a b : ℝ) (h₀ : 0 < a) (h₁ : a * b = 1) (h₂ : a = b) : a = 1 := by
+  -- Step 1
+  have h₃ : a ^ 2 = 1 := by
+    -- Step 2
+    have h₄ : a * a = 1 := by
+      {placeholder} [h₁, h₂]
+    {placeholder} [h₄]
+  -- Step 3
+  have h₅ : a = 1 ∨ a = -1 := by
+    {placeholder} [h₃]
+  {placeholder} [h₀, h₅]
+```
+
+formal_statement:
+```lean4
+{header}
+{formal_statement}
+"""
+
+
+def _statement_by(theorem: Theorem) -> str:
+    return re.sub(r"\s*:=\s*(by)?\s*(sorry)?\s*$", "", theorem.statement.rstrip()) + " := by"
+
+
+def render_draft(theorem: Theorem, template: str = "", *, informal: bool = True) -> str:
+    """The draft prompt (one user turn) for ``theorem``: ``template`` (default `DRAFT_TEMPLATE`) with
+    ``{formal_statement}``, ``{informal_statement}``, ``{informal_block}`` (the informal statement under its
+    label, or nothing), ``{header}`` and ``{name}``. The human proof (``meta["informal_proof"]``) is never
+    offered: a draft must not copy it."""
+    inf = str(theorem.meta.get("informal_statement") or "").strip() if informal else ""
+    block = f"informal_statement:\n{inf}\n\n" if inf else ""
+    return (template or DRAFT_TEMPLATE).format(
+        formal_statement=_statement_by(theorem),
+        informal_statement=inf,
+        informal_block=block,
+        header=theorem.header.rstrip(),
+        name=theorem.name,
+    )
+
+
+def render_sketch(theorem: Theorem, draft: str, template: str = "", *, placeholder: str = "prove_with") -> str:
+    """The sketch prompt (one user turn): ``template`` (default `SKETCH_TEMPLATE`) with ``{draft}``,
+    ``{formal_statement}``, ``{header}``, ``{name}``, ``{informal_statement}`` and ``{placeholder}``."""
+    return (template or SKETCH_TEMPLATE).format(
+        draft=draft.strip(),
+        formal_statement=_statement_by(theorem),
+        header=theorem.header.rstrip(),
+        name=theorem.name,
+        informal_statement=str(theorem.meta.get("informal_statement") or "").strip(),
+        placeholder=placeholder,
+    )
+
+
+def strip_thinking(answer: str) -> tuple[str, str | None]:
+    """``(text, problem)``: a reasoning model's answer without its thinking (everything up to the last
+    ``</think>``); an answer that ends inside ``<think>`` (cut by the token limit) has no text."""
+    if "</think>" in answer:
+        return answer[answer.rindex("</think>") + len("</think>") :].strip(), None
+    if "<think>" in answer:
+        return "", "the answer ended inside <think> (token limit?)"
+    return answer.strip(), None

@@ -165,6 +165,21 @@ def build_proof_generator(cfg: WholeConfig) -> WholeProofGenerator:
     `ModelLoadError`)."""
     fmt = get_proof_format(cfg.prompt_format, cfg.model, cfg.prompt_template)
     opts = _decoding(cfg, fmt)
+    backend = build_completion_backend(cfg, opts)
+    return WholeProofGenerator(backend, fmt, temperature=opts["temperature"], seed=cfg.seed)
+
+
+def build_completion_backend(cfg: Any, opts: dict[str, Any], *, logprobs: bool = True) -> CompletionBackend:
+    """The completion backend of a model config (`WholeConfig`, `CompletionConfig`: ``backend``, the loading
+    keys, ``record_path`` / ``replay_path``) with the decoding keywords ``opts`` (see `_decoding`); ``logprobs``:
+    an HTTP server is asked for token log-probs.
+
+    With ``replay_path`` no model is loaded: answers come from the recording (`prover.models.record`); with
+    ``record_path`` every request and answer is appended to that file."""
+    from prover.models.record import RecordingBackend, ReplayBackend
+
+    if cfg.replay_path is not None:
+        return ReplayBackend(cfg.replay_path, cfg.model)
     backend: CompletionBackend
     if cfg.backend == "hf":
         from prover.models.hf import HFGenerator
@@ -189,8 +204,24 @@ def build_proof_generator(cfg: WholeConfig) -> WholeProofGenerator:
             request_timeout=cfg.request_timeout,
             max_retries=cfg.max_retries,
             max_concurrency=cfg.max_concurrency,
+            logprobs=logprobs,
         )
-    return WholeProofGenerator(backend, fmt, temperature=opts["temperature"], seed=cfg.seed)
+    if cfg.record_path is not None:
+        backend = RecordingBackend(backend, cfg.record_path, cfg.model)
+    return backend
+
+
+def text_decoding(cfg: Any) -> dict[str, Any]:
+    """Decoding keywords of a `CompletionConfig` (a draft or sketch model)."""
+    return {
+        "prompt_format": "plain",  # unused: prompts come rendered
+        "decoding": "sample",
+        "temperature": cfg.temperature,
+        "top_p": cfg.top_p,
+        "max_new_tokens": cfg.max_new_tokens,
+        "max_input_tokens": cfg.max_input_tokens,
+        "seed": cfg.seed,
+    }
 
 
 class _SkipTooLong:

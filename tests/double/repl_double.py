@@ -315,6 +315,10 @@ class Double:
         if env is not None and not 0 <= int(env) < len(self.envs):
             return {"message": "Unknown environment."}
         decls = dict(self.envs[int(env)]) if env is not None else {}
+        # keys and texts both compared stripped (SCRIPT.md), so a key may keep its trailing newline
+        canned = {k.strip(): v for k, v in self.script.get("commands", {}).items()}.get(text.strip())
+        if canned is not None:
+            return self.canned_command(canned, text, decls)
         messages: list[dict] = []
         sorries: list[tuple[list[str], dict, dict]] = []  # goals, pos, endPos (ids are given at the end)
         roots: list[tuple[list[str], dict]] = []
@@ -422,6 +426,30 @@ class Double:
             ]
         if sorry_json:
             out["sorries"] = sorry_json
+        if messages:
+            out["messages"] = messages
+        out["env"] = self.new_env(decls)
+        return out
+
+    def canned_command(self, canned: dict[str, Any], text: str, decls: dict[str, list[str]]) -> dict[str, Any]:
+        """A scripted answer to an exact command text (``commands`` in SCRIPT.md): its messages as given, each
+        sorry with a fresh proof state holding its goal; the text's theorems are declared (with ``sorryAx``
+        when the answer has an error or a sorry)."""
+        messages = list(canned.get("messages", []))
+        sorries = []
+        for so in canned.get("sorries", []):
+            entry = {"proofState": self.new_state(State([so["goal"]])), "goal": so["goal"]}
+            if "pos" in so:
+                entry["pos"] = so["pos"]
+                entry["endPos"] = so.get("endPos", so["pos"])
+            sorries.append(entry)
+        unsound = bool(sorries) or any(m.get("severity") == "error" for m in messages)
+        for m in DECL_RE.finditer(text):
+            if m.group(1) in ("theorem", "lemma") and m.group(2):
+                decls[m.group(2)] = ["propext", "sorryAx"] if unsound else list(canned.get("axioms", ["propext"]))
+        out: dict[str, Any] = {}
+        if sorries:
+            out["sorries"] = sorries
         if messages:
             out["messages"] = messages
         out["env"] = self.new_env(decls)
