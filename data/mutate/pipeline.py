@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -73,6 +74,7 @@ from prover.lean.types import (
 log = logging.getLogger(__name__)
 
 GOAL_SITE = "⊢"
+_UNKNOWN_OPTION = re.compile(r"unknown option|invalid option", re.IGNORECASE)
 MAX_FAULTS = 3  # infrastructure faults on one theorem before it is given up (recorded as an error)
 
 
@@ -170,7 +172,11 @@ class MutationWorker:
         if res.error is not None:
             raise LeanInputError(f"{cand.name}: does not open: {_first_line(res.error)}")
         if res.errors:
-            raise LeanInputError(f"{cand.name}: does not open: {_first_line(res.errors[0].data)}")
+            first = _first_line(res.errors[0].data)
+            if _UNKNOWN_OPTION.search(first):  # would fail for every theorem: a setup problem, not this theorem's
+                raise LeanSetupError(f"Lean does not know a pretty-printer option of mutate.pp_options ({first}); "
+                                     "set mutate.pp_options to options of your Lean version")
+            raise LeanInputError(f"{cand.name}: does not open: {first}")
         roots = [s for s in res.sorries if s.proof_state is not None]
         if not roots:
             raise LeanInputError(f"{cand.name}: Lean gave no proof state for the statement")
