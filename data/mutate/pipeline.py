@@ -57,6 +57,7 @@ from data.mutate.statement import (
 )
 from prover.lean.gate import SoundnessGate
 from prover.lean.goals import Goal, GoalParseError, flat, parse_goal, unsolved_goals
+from prover.lean.repl import ReplBase
 from prover.lean.syntax import code_tokens
 from prover.lean.types import (
     LeanCrashed,
@@ -411,9 +412,8 @@ class Event:
     seconds: float = 0.0
 
 
-def _calls(proc: Any) -> int:
-    n = getattr(proc, "total_requests", None)
-    return int(n) if isinstance(n, int) else 0
+def _calls(proc: ReplBase) -> int:
+    return proc.total_requests
 
 
 def run_file(worker: MutationWorker, proc: Any, job: FileJob, emit: Callable[[Event], None]) -> None:
