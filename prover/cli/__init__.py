@@ -41,20 +41,31 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
     for package in OUR_PACKAGES:
         logging.getLogger(package).setLevel(level)
+    command = _command_name(args)
     try:
         code = int(args.func(args))
         if _interrupted and code != 130:  # swallowed on the way (a lazy import, a library): a stop, not a result
             raise KeyboardInterrupt
         return code
     except UserError as e:  # one prefix for every error: "prover COMMAND: error: ..."
-        print(f"prover {args.command}: error: {e}", file=sys.stderr)
+        print(f"prover {command}: error: {e}", file=sys.stderr)
         return 2
     except LeanException as e:
-        print(f"prover {args.command}: error: {type(e).__name__}: {e}", file=sys.stderr)
+        print(f"prover {command}: error: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"prover {args.command}: interrupted", file=sys.stderr)
+        print(f"prover {command}: interrupted", file=sys.stderr)
         return 130
+
+
+# The namespace keys of the subcommands that have actions (`prover data export`, `prover train sft`, ...).
+_ACTION_DESTS = ("data_command", "index_command", "train_command")
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    """The command as typed, with its action (``data export``), as argparse's own errors name it."""
+    action = next((vars(args)[d] for d in _ACTION_DESTS if vars(args).get(d)), None)
+    return f"{args.command} {action}" if action else args.command
 
 
 _interrupted = False

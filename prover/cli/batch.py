@@ -338,7 +338,7 @@ def run_report_cmd(args: argparse.Namespace) -> int:
 
 
 def _register_data(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("data", help="benchmark data: download, list; training data: export")
+    p = sub.add_parser("data", help="benchmark data: download, list; training data: export, mutate")
     dsub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     d = dsub.add_parser(
         "download",
