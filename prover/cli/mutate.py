@@ -66,14 +66,14 @@ def run_mutate_cmd(args: argparse.Namespace) -> int:
         source = Path(config.lean.project_dir) / ".lake" / "packages" / "mathlib"
         if not source.is_dir():
             raise UserError(f"no Mathlib source at {source} (run scripts/setup_lean.sh, or give --source)")
+    root = source_root(source)
+    selection = leandojo_selection(args.leandojo) if args.leandojo else None
     if config.lean.replay_path is None and not args.ray:
         from prover.lean.project import resolve_repl_command
 
         # Fail in a second when Lean is missing, not after minutes of scanning the corpus (Ray actors check
         # on their own nodes).
         resolve_repl_command(config.lean)
-    root = source_root(source)
-    selection = leandojo_selection(args.leandojo) if args.leandojo else None
     corpus = build_corpus([source], progress=not args.no_progress)
     m = config.mutate
     prefilter = PremiseSource.build(corpus, alpha=m.alpha, prior_weight=m.prior_weight,
