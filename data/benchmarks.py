@@ -226,20 +226,61 @@ def convert_record(
     rec: Any, where: str, source: str = "", *, reader: str | None = None, answers: str = "inline"
 ) -> Theorem:
     """One row to a `Theorem` by ``reader`` (`BenchmarkInfo.reader`); without one, by the row's fields:
-    ``lean4_file`` is a PutnamBench row, ``autoformalization`` a FormalMATH row, else `theorem_from_record`."""
+    ``lean4_file`` is a PutnamBench row, ``autoformalization`` a FormalMATH row, else `theorem_from_record`.
+    A statement that does not scan to one complete declaration is flagged ``known_issue`` (`statement_problem`)."""
     if reader is None and isinstance(rec, dict) and "formal_statement" not in rec:
         reader = "putnambench" if "lean4_file" in rec else "formalmath" if "autoformalization" in rec else None
     if reader == "putnambench":
         from data import putnambench
 
-        t = putnambench.theorem_from_row(rec, where, answers)
+        t = replace(putnambench.theorem_from_row(rec, where, answers), source=source or where)
     elif reader == "formalmath":
         from data import formalmath
 
-        t = formalmath.theorem_from_row(rec, where)
+        t = replace(formalmath.theorem_from_row(rec, where), source=source or where)
     else:
-        return theorem_from_record(rec, where, source)
-    return replace(t, source=source or where)
+        t = theorem_from_record(rec, where, source)
+    problem = statement_problem(t)
+    if problem:
+        known = t.meta.get("known_issue")
+        t.meta["known_issue"] = f"{known}; {problem}" if known else problem
+        t.meta["statement_problem"] = problem
+    return t
+
+
+_UNCLOSED = {"(": ")", "[": "]", "{": "}", "⦃": "⦄", "⟨": "⟩", "@[": "]"}
+
+
+def statement_problem(t: Theorem) -> str | None:
+    """Why ``header + statement + " sorry"`` is not one complete declaration proved by that ``sorry`` (as the
+    project's scanner reads it), or None. Catches statements cut off in the data (an unclosed bracket, no
+    ``:=``), unterminated comments/strings and statements holding several declarations."""
+    text = t.header + t.statement + " sorry"
+    src = scan(text)
+    base = len(t.header)
+    lines_before = t.header.count("\n")
+    if src.problems:
+        p = src.problems[0]
+        return f"the statement does not scan: {p.message} (statement line {p.line - lines_before})"
+    decls = [d for d in src.declarations if d.keyword >= base]
+    if len(decls) != 1:
+        return f"the statement holds {len(decls)} declarations, not 1"
+    d = decls[0]
+    if d.delimiter != ":=" or d.proof is None:
+        why = "no `:=` ends it"
+        stack = []
+        for tok in src.code[d.tokens[0] : d.tokens[1] + 1]:
+            if tok.text in _UNCLOSED:
+                stack.append(tok)
+            elif stack and tok.text == _UNCLOSED[stack[-1].text]:
+                stack.pop()
+        if stack:
+            why += f"; `{stack[-1].text}` at statement line {stack[-1].line - lines_before} is never closed"
+        return f"the statement is cut off: {why}"
+    proof = text[d.proof[0] : d.proof[1]].split()
+    if proof not in (["sorry"], ["by", "sorry"]):
+        return f"the statement does not end at its `:=`: `{' '.join(proof)[:60]}` follows it"
+    return None
 
 
 def read_jsonl(

@@ -109,3 +109,16 @@ def test_putnambench_dry_run_lists_every_problem(tmp_path: Path, shared_dir: Pat
     assert main(args) == 0
     names = capsys.readouterr().out.split()
     assert len(names) == 672 and names[0] == "putnam_1962_a1"
+
+
+def test_cut_off_proofnet_statements_are_reported_apart(tmp_path: Path, shared_dir: Path, capsys) -> None:
+    """A statement cut off in the data is a known issue: marked, run, and reported apart with its reason."""
+    names = ["Ireland_Rosen_exercise_2_4", "Shakarchi_exercise_1_13b"]
+    sp = write_script(tmp_path / "s.json", _script(names))
+    out = tmp_path / "pn"
+    assert main(_args(sp, shared_dir / "benchmarks", "proofnet", names, out, "--split", "test")) == 0
+    assert "1 known-issue statement(s) marked" in capsys.readouterr().err
+    rep = json.loads((out / "report.json").read_text())
+    (k,) = rep["known_issues"]
+    assert k["name"] == "Ireland_Rosen_exercise_2_4" and k["reason"].startswith("the statement is cut off")
+    assert rep["clean"]["theorems"] == 1
