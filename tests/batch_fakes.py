@@ -34,6 +34,9 @@ def no_env(config: ProverConfig, pool: Any) -> NoEnv:
 
 
 class NoGenerator:
+    def close(self) -> None:
+        pass
+
     def generate(self, states: Any, premises: Any = None, n: int = 8, *, contexts: Any = None) -> list[list[Any]]:
         return [[] for _ in states]
 
@@ -236,6 +239,9 @@ class _RecordingGenerator:
         from prover.models.prompts import get_format
 
         self.path, self.tactics, self.format = path, tactics, get_format(fmt)
+
+    def close(self) -> None:
+        pass
 
     def generate(self, states: Any, premises: Any = None, n: int = 8, *, contexts: Any = None) -> list[list[Any]]:
         from prover.models.base import Candidate

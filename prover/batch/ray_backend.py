@@ -104,6 +104,9 @@ class RayGeneratorProxy:
     def __init__(self, handle: Any) -> None:
         self.handle = handle
 
+    def close(self) -> None:
+        """Nothing to free here: the generator actor belongs to the Ray backend, which ends it."""
+
     def generate(
         self,
         states: Sequence[str],

@@ -41,7 +41,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from data.benchmarks import subject_of
 from prover.attempt import STATEMENT_REJECTED, ProofAttempt
@@ -263,6 +263,9 @@ class BatchingGenerator(_Batcher):
         contexts: Sequence[StepContext | None] | None = None,
     ) -> list[list[Candidate]]:
         return self._submit(states, n, (premises, contexts))
+
+    def close(self) -> None:
+        """Nothing to free: the inner generator belongs to whoever built it (the batch closes it)."""
 
     def _call(self, items: list[Any], n: int, extras: list[list[Any] | None]) -> list[Any]:
         premises, contexts = extras
@@ -749,11 +752,11 @@ def _error_row(job: Job, worker: str, error: str) -> AttemptRow:
 class ProgressView:
     """A live bar (rich) on a terminal; elsewhere (Slurm logs, pipes) one status line every ``interval`` s."""
 
-    def __init__(self, *, enabled: bool = True, interval: float = 30.0, stream: Any = None) -> None:
+    def __init__(self, *, enabled: bool = True, interval: float = 30.0, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
         self.enabled = enabled
         self.interval = interval
-        self.live = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.live = enabled and self.stream.isatty()
         self._progress: Any = None
         self._task: Any = None
         self._last = 0.0

@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    if _interrupted:  # a signal during the imports that some library's broad `except` swallowed
+        raise KeyboardInterrupt
     args = parser.parse_args(argv)
     # -v: the project's INFO (details of each Lean crash, retries, ...), -vv: its DEBUG; other libraries stay
     # at WARNING (their DEBUG buried ours).
@@ -40,7 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     for package in OUR_PACKAGES:
         logging.getLogger(package).setLevel(level)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        if _interrupted and code != 130:  # swallowed on the way (a lazy import, a library): a stop, not a result
+            raise KeyboardInterrupt
+        return code
     except UserError as e:  # one prefix for every error: "prover COMMAND: error: ..."
         print(f"prover {args.command}: error: {e}", file=sys.stderr)
         return 2
@@ -52,7 +57,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+_interrupted = False
+
+
 def _terminate(signum: int, frame: object) -> None:
+    global _interrupted
+    _interrupted = True
     raise KeyboardInterrupt
 
 
@@ -61,6 +71,7 @@ def entry() -> None:
     Ctrl-C, from the first moment on: finished results are kept, children are stopped, one line is printed,
     exit status 130 — also while the subcommands are still being imported."""
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)  # as Python's own handler, but remembered (see `main`)
     try:
         code = main()
     except KeyboardInterrupt:  # before a subcommand started (argument parsing, imports)
