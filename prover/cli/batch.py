@@ -187,11 +187,6 @@ def run_batch_cmd(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, _overrides(args))
     b = config.batch
-    if b.ray_address and config.mode != "step":
-        raise UserError(
-            f"--mode {config.mode} runs on threads only for now (its whole-proof model is not yet shared by "
-            "Ray actors); drop --ray, or use --mode step"
-        )
     theorems = load_theorems(args.benchmark, args.split, b.benchmark_dir, answers=b.answers)
     sel = select(
         theorems,
