@@ -118,6 +118,9 @@ def _simulated(workers: int, step_s: float, mode: str, call_s: float, attempts: 
     from prover.batch.runner import BatchingGenerator
 
     class Model:
+        def close(self) -> None:
+            pass
+
         def generate(self, states, premises=None, n=8, *, contexts=None):
             if call_s:
                 time.sleep(call_s)

@@ -49,7 +49,7 @@ def main() -> None:
     ap.add_argument("--ks", type=int, nargs="+", default=[16, 32, 64, 128, 224, 256])
     ap.add_argument("--offset", type=int, default=0, help="sample offset (tune on one offset, report on another)")
     ap.add_argument("--apply-ks", type=int, nargs="*", default=[4, 8, 16], help="apply budgets per hypothesis")
-    ap.add_argument("--alpha", type=float, default=2.0)
+    ap.add_argument("--alpha", type=float, default=1.0)
     ap.add_argument("--prior-weight", type=float, default=2.0)
     ap.add_argument("--namespace-weight", type=float, default=2.0)
     ap.add_argument("--json", type=Path)

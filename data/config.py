@@ -77,6 +77,12 @@ class BatchConfig(BaseModel):
     ray_generator_gpus: float = Field(1.0, ge=0)  # GPUs per generator actor (0 for CPU-only tests)
     ray_prover_cpus: float = Field(1.0, gt=0)  # CPUs per prover actor (one Lean process each)
     ray_max_restarts: int = Field(2, ge=0)  # a prover actor that dies is restarted this many times
+    # The completion models of the whole-proof modes (the whole-proof model; sketch's draft and sketch models)
+    # that run in-process (hf / vllm): actors per model and GPUs per actor (None: as ray_generator_actors /
+    # ray_generator_gpus). 0 actors: every prover actor loads its own copy. Models behind HTTP or replayed from
+    # a file are never put on actors: every prover actor talks to the server / reads the file itself.
+    ray_completion_actors: int | None = Field(None, ge=0)
+    ray_completion_gpus: float | None = Field(None, ge=0)
 
     @field_validator("attempts", "workers")
     @classmethod

@@ -285,16 +285,13 @@ class Holdout:
         bdir = benchmark_dir or default_benchmark_dir()
         for spec in specs:
             name, _, split = spec.partition(":")
-            if name in BENCHMARKS:
-                try:
-                    ts = load_benchmark(name, split or None, bdir)
-                except UserError as e:
-                    raise UserError(
-                        f"held-out set {spec!r}: {e} (or drop it from train.export.holdout, e.g. "
-                        "--set train.export.holdout=[] to export without a held-out check)"
-                    ) from e
-            else:
-                ts = load_theorems(spec)
+            try:
+                ts = load_benchmark(name, split or None, bdir) if name in BENCHMARKS else load_theorems(spec)
+            except UserError as e:
+                raise UserError(
+                    f"held-out set {spec!r}: {e} (or drop it from train.export.holdout, e.g. "
+                    "--set train.export.holdout=[] to export without a held-out check)"
+                ) from e
             for t in ts:
                 h.names.add(t.name)
                 h.names.add(str(t.meta.get("key") or t.name))

@@ -186,11 +186,9 @@ class Agent:
             if s.algorithm == "mps" and "critic" in s.mps.perspectives:
                 from prover import models
 
-                build = getattr(models, "build_critic", None)
-                if build is not None:
-                    self._critic = build(self.config.generator)
-                    if self._critic is not None:
-                        self._owned.append(self._critic)
+                self._critic = models.build_critic(self.config.generator)
+                if self._critic is not None:
+                    self._owned.append(self._critic)
         return self._critic
 
     # ---------------------------------------------------------------------------------------------
@@ -209,9 +207,7 @@ class Agent:
         attempt = ProofAttempt(theorem=theorem, status="error", seed=seed)
         env = self.env
         # States of earlier theorems are never used again: the env may drop them (and recycle its REPL).
-        reset = getattr(env, "reset", None)
-        if callable(reset):
-            reset()
+        env.reset()
         try:
             root = env.start(theorem)
         except Exception as e:  # noqa: BLE001 - classified below; setup errors re-raised
@@ -272,9 +268,7 @@ class Agent:
         cfg = self.config
         attempt = ProofAttempt(theorem=theorem, status="error", seed=seed, mode=cfg.mode)
         env = self.env
-        reset = getattr(env, "reset", None)
-        if callable(reset):
-            reset()
+        env.reset()
         try:
             env.start(theorem)
         except Exception as e:  # noqa: BLE001 - classified below; setup errors re-raised
@@ -342,12 +336,10 @@ class Agent:
     def close(self) -> None:
         while self._owned:
             c = self._owned.pop()
-            close = getattr(c, "close", None)
-            if callable(close):
-                try:
-                    close()
-                except Exception:  # noqa: BLE001
-                    log.warning("closing %s failed", type(c).__name__, exc_info=True)
+            try:
+                c.close()
+            except Exception:  # noqa: BLE001
+                log.warning("closing %s failed", type(c).__name__, exc_info=True)
 
     def __enter__(self) -> Agent:
         return self

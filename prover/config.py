@@ -104,9 +104,10 @@ def _read_file(path: Path) -> tuple[dict[str, Any], str]:
     except tomllib.TOMLDecodeError as e:
         raise UserError(f"config file {path}: {str(e).splitlines()[0]}") from e  # tomllib names line and column
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
-        at = f", line {mark.line + 1}" if mark is not None else ""
-        what = getattr(e, "problem", None) or str(e).splitlines()[0]
+        marked = e if isinstance(e, yaml.MarkedYAMLError) else None  # a parse error knows where it is
+        mark = marked and (marked.problem_mark or marked.context_mark)
+        at = f", line {mark.line + 1}" if mark else ""
+        what = (marked and marked.problem) or str(e).splitlines()[0]
         raise UserError(f"config file {path}{at}: {what}") from e
     if not isinstance(data, dict):
         raise UserError(f"config file {path}: top level must be a table of sections")
@@ -191,7 +192,7 @@ def load_config(path: Path | None = None, overrides: Mapping[str, Any] | list[st
     items: list[tuple[str, Any]] = []
     if isinstance(overrides, Mapping):
         items = list(overrides.items())
-        sources = dict(getattr(overrides, "sources", {}) if isinstance(overrides, Overrides) else {})
+        sources = dict(overrides.sources) if isinstance(overrides, Overrides) else {}
     else:
         for o in overrides or []:
             if "=" not in o:

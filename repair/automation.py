@@ -128,6 +128,5 @@ def goal_with_options(env: LeanEnv, state: TacticState, options: Sequence[str], 
         out = env.run_tactic(state, pp_trace_tactic(options), timeout)
     except LeanException:
         return state.pp
-    msgs = getattr(out, "messages", ())
-    infos = [m.data for m in msgs if not m.is_error and "⊢" in m.data]
+    infos = [m.data for m in out.messages if not m.is_error and "⊢" in m.data]
     return infos[0] if len(infos) == 1 else state.pp

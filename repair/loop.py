@@ -52,6 +52,8 @@ STAGES = ("raw", "refiner", "sketch", "sorrify", "automation", "search", "sublem
 class SubgoalProver(Protocol):
     """Proves one goal from its proof state (the step prover's search, in mode ``hybrid``)."""
 
+    expansions: int  # search expansions spent so far, over every goal (reported in the attempt)
+
     def __call__(self, env: LeanEnv, state: TacticState, theorem: Theorem) -> list[str] | None: ...
 
 
@@ -72,7 +74,7 @@ class Budget:
         self.calls0 = self.env_calls()
 
     def env_calls(self) -> int:
-        return int(getattr(self.env, "lean_calls", 0))
+        return self.env.lean_calls
 
     @property
     def lean_calls(self) -> int:

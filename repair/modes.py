@@ -206,7 +206,7 @@ class WholeProofMode:
         stats["samples"] = budget.samples
         stats["prompt_tokens"] = budget.prompt_tokens
         stats["completion_tokens"] = budget.completion_tokens
-        if self.subgoal_prover is not None and hasattr(self.subgoal_prover, "expansions"):
+        if self.subgoal_prover is not None:
             attempt.expansions = self.subgoal_prover.expansions
         attempt.stats = stats
         attempt.time = time.monotonic() - t0

@@ -43,6 +43,7 @@ from prover.models.base import ProofGenerator
 from prover.models.extract import extract_lean_block, statement_name
 from prover.models.filters import Completion
 from prover.models.prompts import Messages, render_draft, render_sketch, strip_thinking
+from prover.models.whole import BackendSource
 from repair import mask as M
 from repair.config import RepairConfig
 from repair.loop import Budget, RepairLoop, RepairResult, SubgoalProver
@@ -87,19 +88,22 @@ class SketchModels:
 _DECODING = {"temperature", "top_p", "max_new_tokens", "record_path", "replay_path"}
 
 
-def build_sketch_models(cfg: SketchConfig) -> SketchModels:
-    """The backends of ``cfg.draft_model`` / ``cfg.sketch_model`` (loads them unless replayed). The same local
-    model (hf / vllm) for both is loaded once, and then samples with the draft model's decoding."""
-    from prover.models.whole import build_completion_backend, text_decoding
+def build_sketch_models(cfg: SketchConfig, backends: BackendSource | None = None) -> SketchModels:
+    """The backends of ``cfg.draft_model`` / ``cfg.sketch_model`` (roles ``draft`` / ``sketch``), from
+    ``backends`` (default: loaded here unless replayed). The same local model (hf / vllm) for both is loaded
+    once, and then samples with the draft model's decoding. Backends from a given source are safe to call
+    concurrently (`prover.models.whole.BackendSource`); those loaded here are serialised when in-process."""
+    from prover.models.whole import build_here, text_decoding
 
+    src = backends or build_here
     d, s = cfg.draft_model, cfg.sketch_model
-    draft = build_completion_backend(d, text_decoding(d), logprobs=d.logprobs)
+    draft = src("draft", d, text_decoding(d), logprobs=d.logprobs)
     if d.backend != "openai" and d.model_dump(exclude=_DECODING) == s.model_dump(exclude=_DECODING):
         log.info("draft and sketch model are the same %s model: one engine, the draft model's decoding", d.backend)
         sketch = draft
     else:
-        sketch = build_completion_backend(s, text_decoding(s), logprobs=s.logprobs)
-    serial = any(c.backend != "openai" and c.replay_path is None for c in (d, s))
+        sketch = src("sketch", s, text_decoding(s), logprobs=s.logprobs)
+    serial = backends is None and any(c.backend != "openai" and c.replay_path is None for c in (d, s))
     return SketchModels(draft, sketch, draft_chat=d.api == "chat", sketch_chat=s.api == "chat", serial=serial)
 
 
@@ -430,7 +434,7 @@ class SketchMode:
         stats["samples"] = budget.samples
         stats["prompt_tokens"] = budget.prompt_tokens
         stats["completion_tokens"] = budget.completion_tokens
-        if self.subgoal_prover is not None and hasattr(self.subgoal_prover, "expansions"):
+        if self.subgoal_prover is not None:
             attempt.expansions = self.subgoal_prover.expansions
         attempt.stats = stats
         attempt.time = time.monotonic() - t0

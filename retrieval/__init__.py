@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prover.errors import UserError
 from retrieval.base import Premise, Retriever
 from retrieval.config import RetrievalConfig
+
+if TYPE_CHECKING:
+    from retrieval.bm25 import BM25Retriever
+    from retrieval.dense import DenseRetriever
 
 __all__ = ["Premise", "Retriever", "RetrievalConfig", "build_retriever", "load_corpus"]
 
@@ -35,13 +40,14 @@ def load_corpus(cfg: RetrievalConfig, progress: bool = False):  # -> Corpus
                     "and set retrieval.index_dir, or set retrieval.sources")
 
 
-def build_retriever(cfg: RetrievalConfig) -> Retriever | None:
+def build_retriever(cfg: RetrievalConfig) -> BM25Retriever | DenseRetriever | None:
     """The retriever ``cfg`` describes, or ``None`` when retrieval is disabled (``enabled = false`` or ``k <= 0``).
 
     ``retrieve(state, theorem, k)`` returns at most ``k`` premises, best first, all accessible to ``theorem``
     (see `retrieval.corpus.Corpus.accessible_mask`): a theorem located in a corpus file sees that file's
     transitive imports and what is declared above it; a benchmark theorem sees what its header imports
     (``import Mathlib`` → every corpus module Mathlib imports); ``theorem=None`` sees every non-private premise.
+    Both retrievers implement `Retriever` and hold their ``corpus``.
     """
     if not cfg.enabled or cfg.k <= 0:
         return None

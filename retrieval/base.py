@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from prover.lean.types import Theorem
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +22,10 @@ class Premise:
 
 @runtime_checkable
 class Retriever(Protocol):
-    def retrieve(self, state: str, theorem: object | None, k: int) -> list[Premise]:
+    def retrieve(self, state: str, theorem: Theorem | None, k: int) -> list[Premise]:
         """Top-``k`` premises for a goal state, only among those accessible to ``theorem``."""
+        ...
+
+    def close(self) -> None:
+        """Free what the retriever holds (an encoder model, an index); a no-op where it holds nothing."""
         ...

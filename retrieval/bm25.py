@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from prover.lean.types import Theorem
 from retrieval.base import Premise
 from retrieval.corpus import Corpus
 from retrieval.prior import DEFAULT_BM25_WEIGHT
@@ -105,7 +106,7 @@ class BM25Retriever:
             s = s + w * self.prior
         return top_k(s, valid, k)
 
-    def retrieve(self, state: str, theorem: object | None, k: int) -> list[Premise]:
+    def retrieve(self, state: str, theorem: Theorem | None, k: int) -> list[Premise]:
         if k <= 0:
             return []
         mask = self._access.mask(theorem)

@@ -35,6 +35,7 @@ import networkx as nx
 import numpy as np
 
 from prover.errors import UserError
+from prover.lean.types import Theorem
 from retrieval.base import Premise
 from retrieval.generated import generated_declarations
 from retrieval.lean_source import (
@@ -342,15 +343,15 @@ class Corpus:
         fm = self.file_mask(self.resolve_modules(modules))
         return fm[self.premise_file] & ~self.private
 
-    def locate(self, theorem: Any) -> tuple[int, int | None] | None:
+    def locate(self, theorem: Theorem) -> tuple[int, int | None] | None:
         """``(file index, line)`` of a theorem that lives in a corpus file, from ``meta`` or ``source``."""
-        meta = getattr(theorem, "meta", None) or {}
+        meta = theorem.meta
         path = meta.get("file_path") or meta.get("path")
         line = meta.get("line")
         if line is None and isinstance(meta.get("start"), list | tuple):
             line = meta["start"][0]
         if path is None:
-            src = str(getattr(theorem, "source", "") or "")
+            src = theorem.source
             mm = re.match(r"^(.*?\.lean)(?::(\d+))?", src)
             if mm:
                 path, line = mm.group(1), int(mm.group(2)) if mm.group(2) else line
@@ -370,7 +371,7 @@ class Corpus:
             return None
         return fi, int(line) if line is not None else None
 
-    def accessible_mask(self, theorem: Any | None) -> np.ndarray:
+    def accessible_mask(self, theorem: Theorem | None) -> np.ndarray:
         """Premises ``theorem`` may use.
 
         * ``None``: every non-private premise (no context is known);
@@ -392,11 +393,10 @@ class Corpus:
         return self.file_mask(files)[self.premise_file] & ~self.private
 
     @staticmethod
-    def _header_imports(theorem: Any) -> list[str]:
-        header = str(getattr(theorem, "header", "") or "")
-        return parse_imports(header) if header else []
+    def _header_imports(theorem: Theorem) -> list[str]:
+        return parse_imports(theorem.header) if theorem.header else []
 
-    def fallback_reason(self, theorem: Any | None) -> str | None:
+    def fallback_reason(self, theorem: Theorem | None) -> str | None:
         """Why `accessible_mask` falls back to the whole corpus for ``theorem`` (its header imports nothing
         the corpus has), or ``None`` when it is located in a corpus file or its header imports a corpus module."""
         if theorem is None or self.locate(theorem) is not None:
@@ -404,8 +404,7 @@ class Corpus:
         imports = self._header_imports(theorem)
         if self.resolve_modules(imports):
             return None
-        meta = getattr(theorem, "meta", None) or {}
-        path = meta.get("file_path") or meta.get("path")
+        path = theorem.meta.get("file_path") or theorem.meta.get("path")
         where = f"its file {path} is not in the corpus and " if path else ""
         if not imports:
             return f"{where}its header imports nothing"

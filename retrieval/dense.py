@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from prover.errors import UserError
+from prover.lean.types import Theorem
 from retrieval.base import Premise
 from retrieval.corpus import Corpus
 from retrieval.prior import DEFAULT_DENSE_WEIGHT
@@ -164,6 +165,7 @@ class DenseIndex:
         self.index = index
         self.ids = np.asarray(ids, dtype=np.int64)
         self.meta = meta
+        self._mat: np.ndarray | None = None  # the flat index's vectors, read back on first use
 
     @classmethod
     def from_embeddings(
@@ -256,7 +258,7 @@ class DenseIndex:
         return rows[keep].astype(np.int64), scores[keep]
 
     def _flat_matrix(self) -> np.ndarray:
-        m = getattr(self, "_mat", None)
+        m = self._mat
         if m is None:
             import faiss
 
@@ -365,7 +367,7 @@ class DenseRetriever:
         rows, scores = self.index.search(q, k, row_mask, bonus=w * self.prior if w else None)
         return self.index.ids[rows], scores
 
-    def retrieve(self, state: str, theorem: object | None, k: int) -> list[Premise]:
+    def retrieve(self, state: str, theorem: Theorem | None, k: int) -> list[Premise]:
         if k <= 0:
             return []
         mask = self._access.mask(theorem)

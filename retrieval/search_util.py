@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from prover.lean.types import Theorem
     from retrieval.corpus import Corpus
 
 log = logging.getLogger(__name__)
@@ -27,12 +28,12 @@ def top_k(scores: np.ndarray, valid: np.ndarray, k: int) -> tuple[np.ndarray, np
     return cand[order], s[order]
 
 
-def _theorem_key(theorem: Any) -> tuple[Any, ...]:
-    meta = getattr(theorem, "meta", None) or {}
+def _theorem_key(theorem: Theorem) -> tuple[Any, ...]:
+    meta = theorem.meta
     return (
-        getattr(theorem, "name", None),
-        getattr(theorem, "source", None),
-        getattr(theorem, "header", None),
+        theorem.name,
+        theorem.source,
+        theorem.header,
         str(meta.get("file_path") or meta.get("path") or ""),
         str(meta.get("line") or meta.get("start") or ""),
     )
@@ -48,7 +49,7 @@ class AccessCache:
         self._none: np.ndarray | None = None
         self._warned: set[tuple[Any, ...]] = set()  # theorems already warned about (once each, not per state)
 
-    def mask(self, theorem: Any | None) -> np.ndarray:
+    def mask(self, theorem: Theorem | None) -> np.ndarray:
         if theorem is None:
             if self._none is None:
                 self._none = self.corpus.accessible_mask(None)
@@ -63,7 +64,7 @@ class AccessCache:
                 if reason is not None:
                     self._warned.add(key)
                     log.warning("theorem %s: %s; searching the whole corpus (%d premises) instead",
-                                getattr(theorem, "name", "?"), reason, len(self.corpus))
+                                theorem.name, reason, len(self.corpus))
             if len(self._cache) > self.size:
                 self._cache.popitem(last=False)
         else:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
+from prover.lean.types import Theorem
 from retrieval.base import Premise
 from retrieval.lean_source import statement_without_name
 
@@ -65,10 +65,8 @@ def reprover_serialize(p: Premise) -> str:
     return code
 
 
-def query_text(state: str, theorem: Any | None = None, with_statement: bool = False) -> str:
+def query_text(state: str, theorem: Theorem | None = None, with_statement: bool = False) -> str:
     """The retrieval query: the goal state, optionally followed by the theorem's statement."""
-    if with_statement and theorem is not None:
-        stmt = str(getattr(theorem, "statement", "") or "")
-        if stmt:
-            return f"{state}\n\n{stmt}"
+    if with_statement and theorem is not None and theorem.statement:
+        return f"{state}\n\n{theorem.statement}"
     return state

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from prover.errors import UserError
+from prover.lean.types import Theorem
 from retrieval.corpus import Corpus
 from retrieval.evaluate import split_of
 from retrieval.lean_source import statement_without_name
@@ -120,7 +121,8 @@ def examples_from_leandojo(records: Iterable[dict[str, Any]], corpus: Corpus) ->
     """Tactic states with at least one annotated premise that is in the corpus and accessible."""
     out: list[TrainExample] = []
     for r in records:
-        loc = corpus.locate(_Loc(r.get("file_path"), (r.get("start") or [None])[0]))
+        where = {"file_path": r.get("file_path"), "line": (r.get("start") or [None])[0]}
+        loc = corpus.locate(Theorem("", "", meta=where))
         if loc is None:
             continue
         fi, line = loc
@@ -134,16 +136,6 @@ def examples_from_leandojo(records: Iterable[dict[str, Any]], corpus: Corpus) ->
         if pos:
             out.append(TrainExample(r["state_before"], sorted(set(pos)), fi, line))
     return out
-
-
-@dataclass
-class _Loc:
-    file_path: str | None
-    line: int | None
-
-    @property
-    def meta(self) -> dict[str, Any]:
-        return {"file_path": self.file_path, "line": self.line}
 
 
 # ---------------------------------------------------------------------------------------------------

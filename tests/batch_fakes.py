@@ -34,6 +34,9 @@ def no_env(config: ProverConfig, pool: Any) -> NoEnv:
 
 
 class NoGenerator:
+    def close(self) -> None:
+        pass
+
     def generate(self, states: Any, premises: Any = None, n: int = 8, *, contexts: Any = None) -> list[list[Any]]:
         return [[] for _ in states]
 
@@ -237,6 +240,9 @@ class _RecordingGenerator:
 
         self.path, self.tactics, self.format = path, tactics, get_format(fmt)
 
+    def close(self) -> None:
+        pass
+
     def generate(self, states: Any, premises: Any = None, n: int = 8, *, contexts: Any = None) -> list[list[Any]]:
         from prover.models.base import Candidate
 
@@ -252,3 +258,84 @@ def recorded_prompts(path: Path) -> set[tuple[str, int | None]]:
     """The (prompt, seed) pairs a `PromptRecorder` wrote."""
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     return {(r["prompt"], r["seed"]) for r in rows}
+
+
+class ScriptedCompletions:
+    """Picklable ``completion_backend(config, role, model_cfg)`` builder (`AgentFactory`): a completion backend
+    for the whole-proof (``whole``) or sketch mode's (``draft`` / ``sketch``) model that answers a prompt naming
+    ``theorem NAME`` with ``table[role][NAME][seed % len]`` for each of the ``n`` samples (no entry: an answer
+    without a Lean block). Token counts depend on the seed, so budgets show that seeds went through.
+    ``die_once``: names whose first request makes the serving process exit (a Ray model actor dying with the
+    request; a marker file makes it once across restarts)."""
+
+    def __init__(self, table: dict[str, dict[str, list[str]]], die_once: tuple[str, ...] = ()) -> None:
+        self.table, self.die_once = table, tuple(die_once)
+
+    def __call__(self, config: ProverConfig, role: str, model_cfg: Any) -> Any:
+        return _ScriptedCompletionBackend(self.table.get(role, {}), self.die_once)
+
+
+class _ScriptedCompletionBackend:
+    def __init__(self, table: dict[str, list[str]], die_once: tuple[str, ...]) -> None:
+        self.table, self.die_once = table, die_once
+
+    def _name(self, prompt: Any) -> str | None:
+        text = prompt if isinstance(prompt, str) else "\n".join(m["content"] for m in prompt)
+        return next((n for n in sorted(self.table, key=len, reverse=True) if f"theorem {n} " in text), None)
+
+    def complete(self, prompts: Any, n: int, seeds: Any = None) -> list[list[Any]]:
+        from prover.models.filters import Completion
+
+        out = []
+        for i, p in enumerate(prompts):
+            seed = (seeds[i] if seeds is not None else None) or 0
+            name = self._name(p)
+            if name in self.die_once and not _marker_seen(f"model-{name}", 0):
+                _mark(f"model-{name}", 0)
+                os._exit(17)
+            answers = self.table.get(name or "", ["I cannot prove this."])
+            text = answers[seed % len(answers)]
+            out.append([Completion(text, -1.0 - k, 20 + seed + k, True, 100) for k in range(n)])
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+def unloadable_model(config: ProverConfig, role: str, model_cfg: Any) -> Any:
+    """A ``completion_backend`` whose model cannot be loaded."""
+    from prover.models.errors import ModelLoadError
+
+    raise ModelLoadError(f"cannot load {model_cfg.model}: no weights here")
+
+
+class _SlowProofs:
+    """Answers every whole-proof prompt naming ``theorem NAME : True`` with a proof whose first tactic is the
+    double's ``slow`` (a Lean stuck in a tactic)."""
+
+    def complete(self, prompts: Any, n: int, seeds: Any = None) -> list[list[Any]]:
+        import re
+
+        from prover.models.filters import Completion
+
+        out = []
+        for p in prompts:
+            text = p if isinstance(p, str) else "\n".join(m["content"] for m in p)
+            m = re.search(r"theorem (\S+) : True", text)
+            proof = f"```lean4\ntheorem {m.group(1) if m else 'x'} : True := by\n  slow\n  rfl\n```"
+            out.append([Completion(proof, -1.0, 10, True, 10) for _ in range(n)])
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+def slow_whole_factory() -> Any:
+    """For ``--agent-factory batch_fakes:slow_whole_factory``: the whole-proof model answers `_SlowProofs`."""
+    from prover.batch.runner import AgentFactory
+
+    return AgentFactory(completion_backend=_slow_proofs)
+
+
+def _slow_proofs(config: ProverConfig, role: str, model_cfg: Any) -> _SlowProofs:
+    return _SlowProofs()

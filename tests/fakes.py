@@ -73,6 +73,15 @@ class ScriptedEnv:
 
     # LeanEnv -------------------------------------------------------------------------------------
 
+    @property
+    def lean_calls(self) -> int:
+        """What a REPL would have been asked: each start, tactic and gate check."""
+        return self.starts + len(self.calls) + len(self.checks)
+
+    def reset(self) -> None:
+        """States of earlier theorems become unknown, as `ReplEnv.reset` makes them."""
+        self._states.clear()
+
     def start(self, theorem: Theorem) -> TacticState:
         self.starts += 1
         entry = self.theorems.get(theorem.name)
@@ -202,6 +211,11 @@ class ScriptedGenerator:
         self.contexts: list[Sequence[StepContext | None] | None] = []
         self.seeds: list[int | None] = []
 
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
     def generate(
         self,
         states: Sequence[str],
@@ -246,6 +260,11 @@ class ScriptedProofGenerator:
         self.default = list(default)
         self.calls: list[tuple[list[str], int, list[ProofFeedback | None] | None, int | None]] = []
 
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
     def generate(
         self,
         theorems: Sequence[Theorem],
@@ -278,6 +297,11 @@ class ScriptedCritic:
         self.default = default
         self.calls: list[list[str]] = []
 
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
     def score(self, states: Sequence[str]) -> list[float]:
         self.calls.append(list(states))
         return [self.table.get(s, self.default) for s in states]
@@ -289,6 +313,11 @@ class ScriptedRetriever:
     def __init__(self, premises: Sequence[Premise] = ()) -> None:
         self.premises = list(premises)
         self.calls: list[tuple[str, Any, int]] = []
+
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
 
     def retrieve(self, state: str, theorem: object | None, k: int) -> list[Premise]:
         self.calls.append((state, theorem, k))

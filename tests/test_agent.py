@@ -12,7 +12,7 @@ from fakes import ScriptedCritic, ScriptedEnv, ScriptedGenerator, ScriptedRetrie
 
 from prover.agent import Agent
 from prover.config import ProverConfig, load_config
-from prover.lean.types import LeanSetupError, Theorem
+from prover.lean.types import LeanError, LeanSetupError, Theorem
 from retrieval.base import Premise
 
 REPO = Path(__file__).resolve().parents[1]
@@ -179,11 +179,20 @@ def test_components_built_lazily_and_closed(monkeypatch: pytest.MonkeyPatch) -> 
         assert agent.critic is critic
     assert att.proved and built == [config.generator]
     assert ClosingGen.closed and not env.closed  # injected env is not ours to close
-    assert critic.calls  # the critic perspective ran
+    assert critic.calls and critic.closed  # the critic perspective ran; built here, so closed here
 
     with Agent(cfg(), env=env, generator=ScriptedGenerator()) as agent:
         assert agent.critic is None  # best-first needs no critic
         assert agent.retriever is None  # retrieval disabled
+
+
+def test_env_reset_before_each_theorem() -> None:
+    env = ScriptedEnv(SCRIPT)
+    earlier = env.start(theorem("t1"))
+    with Agent(cfg(), env=env, generator=ScriptedGenerator({X: ["rfl"]})) as agent:
+        assert agent.prove(theorem("t1")).proved
+    # LeanEnv.reset: states handed out before this theorem are dropped (ReplEnv may recycle its REPL)
+    assert isinstance(env.run_tactic(earlier, "rfl"), LeanError)
 
 
 def test_retriever_used_when_enabled() -> None:

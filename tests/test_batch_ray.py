@@ -26,6 +26,7 @@ from prover.batch.report import write_report
 from prover.batch.runner import AgentFactory, BatchRunner
 from prover.batch.store import ResultStore
 from prover.config import load_config
+from repair.config import APOLLO_CHAIN
 
 ray = pytest.importorskip("ray")
 
@@ -155,3 +156,137 @@ def test_ray_resources_are_checked(ray_cluster, tmp_path: Path) -> None:
         progress=False,
     ).run()
     assert s.ran == 6
+
+
+# ---------------------------------------------------------------------------------------------------
+# Whole-proof modes on Ray: the completion models on model actors, the mode in the prover actors.
+#
+# The double's answers (tests/double/SCRIPT.md): a whole proof is replayed line by line through `tactics`
+# (a failing tactic is an error at its line, as Lean reports it: the recorded transcripts); the repair loop's
+# sorry lines give sorries with proof states that the automation and the step prover then drive.
+
+
+def _stmt(name: str, k: int) -> str:
+    return f"theorem {name} (x : ℕ) (h : x = {k}) : x + x = {2 * k} := by"
+
+
+def _goal(k: int) -> str:
+    return f"x : ℕ\nh : x = {k}\n⊢ x + x = {2 * k}"
+
+
+def _lean(name: str, k: int, tactic: str) -> str:
+    return f"Here is the proof.\n```lean4\nimport Mathlib\n\n{_stmt(name, k)}\n  {tactic}\n```"
+
+
+# name -> (k, answers by seed): raw closes at once; auto needs the automation; search the step prover; seeded
+# is proved only with seed 1 (attempt 1); none gets no Lean block
+WHOLE = {
+    "raw": (1, ["omega"]),
+    "auto": (2, ["nlinarith [h]"]),
+    "search": (3, ["nlinarith [h]"]),
+    "seeded": (4, ["nlinarith [h]", "omega"]),
+    "none": (5, []),
+}
+
+
+def _whole_run(tmp_path: Path):
+    from batch_fakes import ScriptedCompletions, ScriptedGenerators
+
+    from prover.lean.types import Theorem
+
+    tactics: dict[str, dict] = {}
+    for _name, (k, _) in WHOLE.items():
+        tactics[_goal(k)] = {"omega": {"goals": []}, "nlinarith [h]": {"error": "linarith failed"}}
+    tactics[_goal(2)][APOLLO_CHAIN] = {"goals": []}
+    tactics[_goal(3)]["subst h"] = {"goals": ["⊢ 3 + 3 = 6"]}
+    tactics["⊢ 3 + 3 = 6"] = {"norm_num": {"goals": []}}
+    script = {"theorems": {n: {"goals": [_goal(k)]} for n, (k, _) in WHOLE.items()}, "tactics": tactics}
+    sp = write_script(tmp_path / "whole.json", script)
+    thms = [Theorem(n, _stmt(n, k), header="import Mathlib\n\n", meta={"key": n}) for n, (k, _) in WHOLE.items()]
+    answers = {n: [_lean(n, k, t) for t in ts] for n, (k, ts) in WHOLE.items() if ts}
+    steps = ScriptedGenerators({_goal(3): ["subst h"], "⊢ 3 + 3 = 6": ["norm_num"]})
+
+    def factory(**kw) -> AgentFactory:
+        return AgentFactory(generator=steps, completion_backend=ScriptedCompletions({"whole": answers}, **kw))
+
+    return sp, thms, factory
+
+
+def _rows(run: Path) -> dict:
+    keep = ("status", "proof", "mode", "stage", "samples", "tokens", "stats", "error")
+    with ResultStore.in_run_dir(run, readonly=True) as store:
+        return {(r["theorem"], r["attempt"]): {k: r[k] for k in keep} for r in store.attempts()}
+
+
+def test_ray_hybrid_serves_both_models_from_actors_as_threads_do(ray_cluster, tmp_path: Path) -> None:
+    """hybrid on Ray (a tactic generator actor and a whole-proof model actor, two prover actors) gives exactly
+    the rows of the threads backend: statuses, proofs, stages, samples and tokens (seeds went through); the
+    model actor dies with a request once and the attempts it was serving are redone."""
+    sp, thms, factory = _whole_run(tmp_path)
+    ov = {
+        "mode": "hybrid",
+        "batch.attempts": 2,
+        "batch.workers": 2,
+        "repair.samples": 2,
+        "repair.sublemma_samples": 0,
+        "repair.automation": [APOLLO_CHAIN],
+    }
+    threads_cfg = double_config(sp, **ov)
+    s = BatchRunner(threads_cfg, thms, tmp_path / "threads", factory=factory(), progress=False).run()
+    assert s.ran == 10 and s.fatal is None
+    assert s.generator["models"]["whole"]["requests"] == 10  # one request of 2 samples per attempt
+    ray_ov = {**ov, "batch.ray_address": "auto", "batch.ray_generator_actors": 1, "batch.ray_generator_gpus": 0,
+              "batch.ray_completion_actors": 1}
+    cfg = double_config(sp, **ray_ov)
+    f = factory(die_once=("auto",))
+    s = BatchRunner(cfg, thms, tmp_path / "ray", factory=f, backend=RayBackend(cfg, f), progress=False).run()
+    assert s.ran == 10 and s.fatal is None
+    models = s.generator["models"]["whole"]
+    assert models["requests"] >= 1 and models["calls"] <= models["requests"]  # counted since the restart
+    assert s.generator["requests"] >= 2  # the tactic generator actor (the "search" theorem)
+    threads, on_ray = _rows(tmp_path / "threads"), _rows(tmp_path / "ray")
+    assert on_ray == threads
+    assert {k: r["stage"] for k, r in threads.items() if r["status"] == "proved"} == {
+        ("raw", 0): "raw", ("raw", 1): "raw", ("auto", 0): "automation", ("auto", 1): "automation",
+        ("search", 0): "search", ("search", 1): "search", ("seeded", 1): "raw",
+    }
+    assert threads[("seeded", 0)]["tokens"] != threads[("seeded", 1)]["tokens"]
+    with ResultStore.in_run_dir(tmp_path / "ray", readonly=True) as store:
+        tries = {(r["theorem"], r["attempt"]): r["tries"] for r in store.attempts()}
+    # the attempt whose request killed the actor (and any merged with it) was redone once
+    assert max(tries.values()) == 2 and 2 in (tries[("auto", 0)], tries[("auto", 1)])
+
+
+def test_ray_sketch_mode_puts_draft_and_sketch_models_on_actors(ray_cluster, tmp_path: Path) -> None:
+    """sketch on Ray: the draft and sketch models (two local models) each on a model actor; the rows equal
+    those of the threads backend. A model that cannot be loaded stops the batch with one line."""
+    from batch_fakes import ScriptedCompletions, unloadable_model
+    from test_sketch_mode import DRAFT, G0, G_H2, G_LAST, SKETCH2, STMT, W1, two_step_commands
+
+    from prover.lean.types import Theorem
+
+    final = W1.replace("    sorry\n", "    linarith\n").replace("h₂\n  sorry\n", "h₂\n  linarith\n")
+    script = {"theorems": {"t": {"goals": [G0]}}, "commands": two_step_commands(final),
+              "tactics": {G_H2: {"linarith": {"goals": []}}, G_LAST: {"linarith": {"goals": []}}}}
+    sp = write_script(tmp_path / "sketch.json", script)
+    thms = [Theorem("t", STMT, header="import Mathlib\n\n", meta={"key": "t"})]
+    ov = {"mode": "sketch", "sketch.search": False, "sketch.automation": ["linarith"],
+          "sketch.draft_model": {"backend": "vllm", "model": "org/reasoner"},
+          "sketch.sketch_model": {"backend": "vllm", "model": "org/formalizer"}, "batch.workers": 1}
+    f = AgentFactory(completion_backend=ScriptedCompletions({"draft": {"t": [DRAFT]}, "sketch": {"t": [SKETCH2]}}))
+    s = BatchRunner(double_config(sp, **ov), thms, tmp_path / "threads", factory=f, progress=False).run()
+    assert s.ran == 1
+    cfg = double_config(sp, **ov, **{"batch.ray_address": "auto", "batch.ray_completion_gpus": 0})
+    s = BatchRunner(cfg, thms, tmp_path / "ray", factory=f, backend=RayBackend(cfg, f), progress=False).run()
+    assert s.ran == 1 and s.fatal is None
+    assert set(s.generator["models"]) == {"draft", "sketch"} and "calls" not in s.generator  # no tactic model
+    threads, on_ray = _rows(tmp_path / "threads"), _rows(tmp_path / "ray")
+    assert on_ray == threads and threads[("t", 0)]["status"] == "proved", threads
+    assert threads[("t", 0)]["proof"] == final
+
+    broken = AgentFactory(completion_backend=unloadable_model)
+    s = BatchRunner(cfg, thms, tmp_path / "broken", factory=broken, backend=RayBackend(cfg, broken),
+                    progress=False).run()
+    assert s.ran == 0 and s.fatal is not None
+    assert s.fatal.startswith("the draft model cannot be loaded on its Ray actor: ") and "no weights" in s.fatal
+

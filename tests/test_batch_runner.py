@@ -448,3 +448,42 @@ def test_the_adaptive_window_waits_only_when_merging_can_pay(monkeypatch) -> Non
     fixed._pending = g._pending
     assert fixed._wait_budget() == 0.005
     assert BatchingGenerator(_CountingGenerator(), callers=2, window=0.0)._wait_budget() == 0.0
+
+
+def test_batching_completions_merge_calls_and_keep_each_prompts_seed() -> None:
+    """Whole-proof / draft / sketch prompts of several workers become one call of the completion backend; each
+    prompt keeps its own seed (a request without seeds gets None for its prompts); errors reach every caller."""
+    from prover.batch.runner import BatchingCompletions
+
+    calls: list[tuple[list, int, list | None]] = []
+
+    class Backend:
+        def complete(self, prompts, n, seeds=None):
+            calls.append((list(prompts), n, None if seeds is None else list(seeds)))
+            time.sleep(0.02)
+            if "bad" in prompts:
+                raise ValueError("engine failed")
+            return [[f"{p}:{(seeds or [None] * len(prompts))[i]}:{k}" for k in range(n)] for i, p in enumerate(prompts)]
+
+        def close(self) -> None:
+            calls.append(([], -1, None))
+
+    b = BatchingCompletions(Backend(), callers=3, window=0.5)
+    out: dict[int, list] = {}
+    barrier = threading.Barrier(3)
+
+    def call(i: int) -> None:
+        barrier.wait()
+        out[i] = b.complete([f"p{i}"], 2, [i] if i else None)
+
+    ts = [threading.Thread(target=call, args=(i,)) for i in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert out == {0: [["p0:None:0", "p0:None:1"]], 1: [["p1:1:0", "p1:1:1"]], 2: [["p2:2:0", "p2:2:1"]]}
+    assert len(calls) <= 2 and b.stats() == {"calls": len(calls), "states": 3, "requests": 3}
+    with pytest.raises(ValueError, match="engine failed"):
+        BatchingCompletions(Backend(), callers=1, window=0.0).complete(["bad"], 1)
+    b.close()
+    assert calls[-1] == ([], -1, None)  # it owns the backend it wraps

@@ -402,7 +402,7 @@ def test_doctor_checks_the_model_without_downloading_or_retrying(tmp_path: Path,
     _, out = _doctor(capsys, "--model", "someone/not-cached-model")
     item = _item(out, group, "generator model")
     assert not item["ok"] and item["required"] and "HF_HUB_OFFLINE" in item["found"]
-    assert "huggingface-cli download someone/not-cached-model" in item["fix"] and not out["ready"]
+    assert "hf download someone/not-cached-model" in item["fix"] and not out["ready"]
 
 
 @pytest.mark.parametrize(

@@ -124,3 +124,51 @@ def test_batch_says_how_long_the_run_can_take(tmp_path: Path, capsys) -> None:
     )
     assert main([*args, "--set", "search.time_limit=null"]) == 0
     assert "at most" not in capsys.readouterr().err
+
+
+def test_errors_name_the_action_too(tmp_path: Path, capsys) -> None:
+    """`prover data export` errors said `prover data: error:` while argparse's own said `prover data export`."""
+    from prover.cli import main
+
+    assert main(["data", "export", str(tmp_path / "nope"), "--kind", "sft", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("prover data export: error: ") and err.count("\n") == 1
+
+
+def test_a_failed_training_start_does_not_claim_the_out_dir(tmp_path: Path, capsys) -> None:
+    """A first `prover train sft` with a wrong --data (or --model) left its run file in --out, and the corrected
+    command was refused: "holds another training run (data: ...)"."""
+    from prover.cli import main
+
+    out = str(tmp_path / "out")
+    assert main(["train", "sft", "--data", str(tmp_path / "typo"), "--out", out, "--model", "m"]) == 2
+    assert "no manifest.json" in capsys.readouterr().err
+    assert main(["train", "sft", "--data", str(tmp_path / "data"), "--out", out, "--model", "m2"]) == 2
+    err = capsys.readouterr().err
+    assert "no manifest.json" in err and "another training run" not in err
+
+
+def test_mutate_without_lean_fails_before_scanning_the_corpus(tmp_path: Path, capsys) -> None:
+    """It scanned the whole source tree (minutes on Mathlib) and only then found that Lean is missing."""
+    from prover.cli import main
+
+    src = tmp_path / "src"
+    (src / "Demo").mkdir(parents=True)
+    (src / "Demo" / "A.lean").write_text("theorem a : True := trivial\n")
+    args = ["data", "mutate", "--source", str(src), "--out", str(tmp_path / "o"), "--no-progress",
+            "--lean-project", str(tmp_path / "no_project")]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("prover data mutate: error: LeanSetupError: Lean setup: no Lake project at ")
+    assert err.count("\n") == 1 and not (tmp_path / "o").exists()
+
+
+def test_report_of_a_run_with_no_attempt_yet(tmp_path: Path, capsys) -> None:
+    """The summary line ended in "attempts: " with nothing after it."""
+    from prover.batch.store import ResultStore
+    from prover.cli import main
+
+    with ResultStore.in_run_dir(tmp_path):
+        pass
+    assert main(["report", str(tmp_path), "--no-plots"]) == 0
+    assert "attempts: none yet" in capsys.readouterr().out

@@ -95,7 +95,7 @@ def test_repair_bad_input_is_one_line(config_file: Path, tmp_path: Path, capsys)
 def test_prove_mode_repair_and_whole(config_file: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     import prover.models as models
 
-    monkeypatch.setattr(models, "build_proof_generator", lambda cfg: ScriptedProofs("  nlinarith [h]"))
+    monkeypatch.setattr(models, "build_proof_generator", lambda cfg, backends=None: ScriptedProofs("  nlinarith [h]"))
     code = main(["prove", "--config", str(config_file), "--statement", STMT, "--mode", "repair", "--json"])
     obj = json.loads(capsys.readouterr().out)
     assert code == 0 and obj["mode"] == "repair" and obj["stage"] == "automation" and obj["samples"] == 2
@@ -108,7 +108,7 @@ def test_batch_mode_repair_records_stage(config_file: Path, monkeypatch: pytest.
     import prover.models as models
     from prover.batch.store import ResultStore
 
-    monkeypatch.setattr(models, "build_proof_generator", lambda cfg: ScriptedProofs("  nlinarith [h]"))
+    monkeypatch.setattr(models, "build_proof_generator", lambda cfg, backends=None: ScriptedProofs("  nlinarith [h]"))
     bench = tmp_path / "bench.jsonl"
     rows = [{"name": "t", "formal_statement": STMT, "split": "test"},
             {"name": "u", "formal_statement": STMT.replace("theorem t", "theorem u"), "split": "test"}]

@@ -98,6 +98,8 @@ def test_set_null_lifts_a_limit() -> None:
         (["--set", "search.max_crashes=0"], "search.max_crashes: Input should be greater than or equal to 1"),
         (["--set", "batch.max_tries=0"], "batch.max_tries: Input should be greater than or equal to 1"),
         (["--set", "lean.timeout=null"], "--set lean.timeout=null: lean.timeout: Input should be a valid number"),
+        (["--set", "batch.ray_completion_actors=-1"], "batch.ray_completion_actors: Input should be greater than"),
+        (["--set", "batch.ray_completion_gpus=-0.5"], "batch.ray_completion_gpus: Input should be greater than"),
     ],
 )
 def test_values_that_would_be_stored_as_results_are_refused(argv: list[str], message: str) -> None:

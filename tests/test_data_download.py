@@ -133,7 +133,7 @@ def test_network_failure_is_one_line(tmp_path: Path, monkeypatch, capsys) -> Non
     rc = main(["data", "download", "minif2f", "--dest", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip()
     assert rc == 2
-    assert err.startswith("prover data: error: cannot download http://127.0.0.1:9/yangky11/miniF2F-lean4/")
+    assert err.startswith("prover data download: error: cannot download http://127.0.0.1:9/yangky11/miniF2F-lean4/")
     assert "\n" not in err
     assert not (tmp_path / "out" / "minif2f_test.jsonl").exists()
 

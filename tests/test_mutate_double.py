@@ -203,3 +203,15 @@ def test_resume_with_other_arguments_is_refused(tmp_path: Path) -> None:
     run = MutationRun(cfg, root, out, PremiseSource.build(corpus), limit=2, progress=False, argv=["t"])
     with pytest.raises(UserError, match="--limit"):
         run.run()
+
+
+def test_an_option_lean_does_not_know_stops_the_run(tmp_path: Path) -> None:
+    script = demo_script()
+    # what Lean answers to `set_option NAME true in …` for an option it does not have (Lean.Elab.elabSetOption)
+    script["theorems"]["foo"] = {"error": "unknown option 'pp.mvars.withType'"}
+    out, store = _run(tmp_path, script)
+    with store:
+        foo = next(c for c in store.candidates() if c["name"] == "Demo.foo")
+        assert foo["status"] == "pending"  # not recorded as skipped: nothing is wrong with the theorem
+    summary = json.loads((out / "summary.json").read_text())
+    assert "mutate.pp_options" in summary["session"]["fatal"]

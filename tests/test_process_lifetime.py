@@ -74,7 +74,7 @@ def _slow_script(tmp_path: Path, n: int = 6) -> Path:
 
 
 def _start(cmd: list[str], tmp_path: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
     log = (tmp_path / "log").open("w")
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
 
@@ -193,19 +193,27 @@ def test_a_closed_repl_is_never_started_again(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_sigkill_of_a_ray_batch_kills_its_actors_and_their_lean_processes(tmp_path: Path) -> None:
-    """`--ray local`: the driver starts a Ray instance whose prover actors (processes) each run a REPL. After a
-    SIGKILL of the driver, the actors die with it (Ray shares an actor's fate with its owner) and so do their
-    REPLs (each actor's watchdog). Ray's own helper agents are not the prover's and are left to Ray."""
+@pytest.mark.parametrize("mode", ["step", "whole"])
+def test_sigkill_of_a_ray_batch_kills_its_actors_and_their_lean_processes(tmp_path: Path, mode: str) -> None:
+    """`--ray local`: the driver starts a Ray instance whose prover actors (processes) each run a REPL, and in
+    mode whole a model actor serving the whole-proof model. After a SIGKILL of the driver, the actors die with
+    it (Ray shares an actor's fate with its owner) and so do their REPLs (each actor's watchdog). Ray's own
+    helper agents are not the prover's and are left to Ray."""
     pytest.importorskip("ray")
     extra = ["--ray", "local", "--set", "batch.ray_generator_actors=0", "--set", "batch.ray_generator_gpus=0"]
+    actors = ["_ProverActor"]
+    if mode == "whole":  # the model answers proofs that start with the double's 60 s `slow`
+        extra = ["--ray", "local", "--mode", "whole", "--agent-factory", "batch_fakes:slow_whole_factory",
+                 "--set", "batch.ray_completion_gpus=0", "--set", "repair.samples=1"]  # fmt: skip
+        actors.append("_ModelActor")
     cmd = _cmd(tmp_path) + extra
     proc = _start(cmd, tmp_path)
     kids = _wait_for_repls(proc, 2, timeout=180)
     ours = [
-        k for k in kids if "repl_double.py" in " ".join(k.cmdline()) or "_ProverActor" in " ".join(k.cmdline())
+        k for k in kids if "repl_double.py" in " ".join(k.cmdline()) or any(a in " ".join(k.cmdline()) for a in actors)
     ]
-    assert any("_ProverActor" in " ".join(k.cmdline()) for k in ours)
+    for a in actors:
+        assert any(a in " ".join(k.cmdline()) for k in ours), a
     time.sleep(1.0)
     proc.kill()
     proc.wait()

@@ -371,3 +371,51 @@ def test_lean_timing_out_on_a_sketch_is_an_error_not_a_failure(tmp_path: Path) -
         att = agent.prove(THM)
     assert att.status == "error" and att.error.startswith("LeanTimeout: Lean failed on sketches (LeanTimeout ×1)")
     assert att.stats["infrastructure"] == {"LeanTimeout": 1} and att.stats["sketches"] == 1
+
+
+def test_whole_proof_model_on_a_placeholders_sub_lemma(tmp_path: Path) -> None:
+    from prover.models.base import ProofCandidate
+
+    lemma = "theorem t_sub2 (x : ℝ) (h₂ : 2 * x = 12) :\n    x = 6 := by"
+    proof = f"{lemma}\n  nlinarith [h₂]"
+
+    class Whole:
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+
+        def generate(self, theorems, n, *, feedback=None, seed=None):
+            self.asked += [t.statement for t in theorems]
+            return [[ProofCandidate(proof, raw="", completion_tokens=9)] * n for _ in theorems]
+
+        def close(self) -> None:
+            pass
+
+    filled = W1.replace("    sorry\n", "    linarith\n")
+    trial = f"{lemma} sorry\n\n" + filled.replace("h₂\n  sorry\n", "h₂\n  exact t_sub2 x h₂\n")
+    final = f"{proof}\n\n" + filled.replace("h₂\n  sorry\n", "h₂\n  exact t_sub2 x h₂\n")
+    commands = {**two_step_commands(final), trial: {}}
+    # automation closes the first placeholder only; the second goes to the whole-proof model as a lemma, whose
+    # statement is checked first (it elaborates, and its call closes the goal at the sorry: the trial text)
+    tactics = {G_H2: {"linarith": {"goals": []}}, G_LAST: {"nlinarith [h₂]": {"goals": []}}}
+    cfg, env = make_run(tmp_path, commands, tactics, recorded(THM, DRAFT, [SKETCH2]),
+                        {"sketch.search": False, "sketch.sublemma_samples": 1, "sketch.retry_without_clear": False})
+    scr = json.loads((tmp_path / "script.json").read_text())  # the double must know the lemma's name too
+    scr["theorems"]["t_sub2"] = {"goals": [G_LAST]}
+    (tmp_path / "script.json").write_text(json.dumps(scr))
+    whole = Whole()
+    with env, Agent(cfg, env=env, proof_generator=whole) as agent:
+        att = agent.prove(THM)
+    assert att.status == "proved", json.dumps(att.stats, ensure_ascii=False)
+    assert att.proof == final and att.stage == "sublemma"
+    assert att.stats["closed"] == {"automation": 1, "sublemma": 1}
+    assert whole.asked == [lemma] and att.samples == 2  # the sketch and the lemma's sample
+
+
+def test_a_sketch_that_needs_nothing_is_credited_to_the_sketch(tmp_path: Path) -> None:
+    text = f"{STMT}\n  linarith\n"
+    cfg, env = make_run(tmp_path, {text: {}}, {}, recorded(THM, DRAFT, [f"```lean4\n{text}```"]),
+                        {"sketch.search": False})
+    with env, Agent(cfg, env=env) as agent:
+        att = agent.prove(THM)
+    assert att.status == "proved" and att.stage == "sketch" and att.proof == text
+    assert att.stats["closed"] == {} and "subgoals" not in att.stats

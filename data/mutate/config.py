@@ -28,7 +28,7 @@ class MutateConfig(BaseModel):
     # and premises tried with `apply` per hypothesis.
     rewrites_per_target: int = 224  # ≈ 1% of the accessible (theorem, premise) pairs on Mathlib (benchmark)
     applies_per_hypothesis: int = 16
-    alpha: float = 2.0  # weight of a premise side's keys missing from the target (see data.mutate.prefilter)
+    alpha: float = 1.0  # weight of a premise side's keys missing from the target (see data.mutate.prefilter)
     prior_weight: float = 2.0  # weight of log(1 + proofs rewriting with the premise) (data.mutate.premises)
     namespace_weight: float = 2.0  # bonus / malus of a premise whose namespace the theorem does / does not mention
     max_mutants_per_theorem: int = 64  # verified at most; the rest are recorded as not tried

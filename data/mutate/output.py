@@ -21,12 +21,15 @@ import os
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from data.export import StepRecord, write_steps
 from data.mutate.store import MutationStore
 from prover.lean.goals import flat
 from prover.lean.syntax import scan
+
+if TYPE_CHECKING:
+    from data.mutate.runner import RunSummary
 
 
 def _written_name_re(name: str) -> re.Pattern[str]:
@@ -40,7 +43,7 @@ def full_name(source_full: str, source_written: str, written: str) -> str:
     return written
 
 
-def write_outputs(store: MutationStore, out_dir: Path, root: Path, summary: Any | None = None) -> dict[str, Any]:
+def write_outputs(store: MutationStore, out_dir: Path, root: Path, summary: RunSummary | None = None) -> dict[str, Any]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cands = {c["key"]: c for c in store.candidates()}
@@ -102,7 +105,7 @@ def write_outputs(store: MutationStore, out_dir: Path, root: Path, summary: Any 
     return report
 
 
-def summarize(store: MutationStore, summary: Any | None = None) -> dict[str, Any]:
+def summarize(store: MutationStore, summary: RunSummary | None = None) -> dict[str, Any]:
     cands = store.candidates()
     status = Counter(c["status"] for c in cands)
     skipped = Counter(_reason_class(c["reason"] or "") for c in cands if c["status"] == "skipped")
@@ -148,9 +151,9 @@ def summarize(store: MutationStore, summary: Any | None = None) -> dict[str, Any
         "lean_calls_per_verified": _rate(calls, verified),
     }
     if summary is not None:
-        secs = max(getattr(summary, "seconds", 0.0), 1e-9)
+        secs = max(summary.seconds, 1e-9)
         out["session"] = {
-            "seconds": round(getattr(summary, "seconds", 0.0), 3),
+            "seconds": round(summary.seconds, 3),
             "theorems": summary.processed,
             "requests": summary.requests,
             "theorems_per_second": summary.processed / secs,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -56,6 +57,7 @@ from data.mutate.statement import (
 )
 from prover.lean.gate import SoundnessGate
 from prover.lean.goals import Goal, GoalParseError, flat, parse_goal, unsolved_goals
+from prover.lean.repl import ReplBase
 from prover.lean.syntax import code_tokens
 from prover.lean.types import (
     LeanCrashed,
@@ -72,6 +74,7 @@ from prover.lean.types import (
 log = logging.getLogger(__name__)
 
 GOAL_SITE = "⊢"
+_UNKNOWN_OPTION = re.compile(r"unknown option|invalid option", re.IGNORECASE)
 MAX_FAULTS = 3  # infrastructure faults on one theorem before it is given up (recorded as an error)
 
 
@@ -169,7 +172,11 @@ class MutationWorker:
         if res.error is not None:
             raise LeanInputError(f"{cand.name}: does not open: {_first_line(res.error)}")
         if res.errors:
-            raise LeanInputError(f"{cand.name}: does not open: {_first_line(res.errors[0].data)}")
+            first = _first_line(res.errors[0].data)
+            if _UNKNOWN_OPTION.search(first):  # would fail for every theorem: a setup problem, not this theorem's
+                raise LeanSetupError(f"Lean does not know a pretty-printer option of mutate.pp_options ({first}); "
+                                     "set mutate.pp_options to options of your Lean version")
+            raise LeanInputError(f"{cand.name}: does not open: {first}")
         roots = [s for s in res.sorries if s.proof_state is not None]
         if not roots:
             raise LeanInputError(f"{cand.name}: Lean gave no proof state for the statement")
@@ -405,9 +412,8 @@ class Event:
     seconds: float = 0.0
 
 
-def _calls(proc: Any) -> int:
-    n = getattr(proc, "total_requests", None)
-    return int(n) if isinstance(n, int) else 0
+def _calls(proc: ReplBase) -> int:
+    return proc.total_requests
 
 
 def run_file(worker: MutationWorker, proc: Any, job: FileJob, emit: Callable[[Event], None]) -> None:

@@ -17,6 +17,7 @@ import logging
 from typing import Any
 
 from data.mutate.candidates import SourceFile
+from prover.lean.repl import ReplBase
 from prover.lean.types import CommandResult, LeanCrashed, LeanInputError
 
 log = logging.getLogger(__name__)
@@ -26,9 +27,8 @@ class PlaceError(LeanInputError):
     """The file's header or the text before the theorem does not elaborate (the theorem cannot be opened)."""
 
 
-def _pkey(proc: Any) -> int:
-    pid = getattr(proc, "proc_id", None)
-    return pid if isinstance(pid, int) else id(proc)
+def _pkey(proc: ReplBase) -> int:
+    return proc.proc_id
 
 
 class Places:
@@ -81,13 +81,13 @@ class Places:
 class PlaceRunner:
     """A `prover.lean.gate.CommandRunner` whose header env of ``place_header`` is a place's env."""
 
-    def __init__(self, proc: Any, places: Places, sf: SourceFile, upto: int, text: str, place_header: str) -> None:
+    def __init__(self, proc: ReplBase, places: Places, sf: SourceFile, upto: int, text: str, place_header: str) -> None:
         self._proc, self._places, self._sf, self._upto, self._text = proc, places, sf, upto, text
         self.place_header = place_header
 
     @property
     def lean_version(self) -> str | None:
-        return getattr(self._proc, "lean_version", None)
+        return self._proc.lean_version
 
     def header_env(self, header: str) -> int:
         if header == self.place_header:

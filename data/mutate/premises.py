@@ -51,7 +51,7 @@ class PremiseSource:
         self.prior = (prior_weight * np.log1p(uses)).astype(np.float32) if uses is not None else None
 
     @classmethod
-    def build(cls, corpus: Any, *, alpha: float = 2.0, prior_weight: float = 2.0, namespace_weight: float = 2.0,
+    def build(cls, corpus: Any, *, alpha: float = 1.0, prior_weight: float = 2.0, namespace_weight: float = 2.0,
               usage: bool = True, cache_dir: Path | None = None, progress: bool = False) -> PremiseSource:
         """Index the corpus (cached next to it when ``cache_dir`` is given: keyed by the corpus fingerprint)."""
         key = hashlib.sha1(f"{CACHE_VERSION}:{corpus.meta.get('fingerprint')}:{alpha}:{usage}".encode()).hexdigest()

@@ -153,12 +153,12 @@ class LocalBackend:
                     return
                 try:
                     with pool.acquire(job.file.header) as proc:
-                        before = getattr(proc, "total_requests", 0)
+                        before = proc.total_requests
                         try:
                             run_file(w, proc, job, lambda e: None if stop.is_set() else emit(e))
                         finally:
                             with lock:
-                                requests[0] += getattr(proc, "total_requests", 0) - before
+                                requests[0] += proc.total_requests - before
                             w.places.forget(proc)
                             with contextlib.suppress(Exception):
                                 proc.maybe_recycle()
@@ -207,11 +207,11 @@ class _RayWorker:
         def body() -> None:
             try:
                 with self.pool.acquire(job.file.header) as proc:
-                    before = getattr(proc, "total_requests", 0)
+                    before = proc.total_requests
                     try:
                         run_file(self.worker, proc, job, events.put)
                     finally:
-                        self.requests += getattr(proc, "total_requests", 0) - before
+                        self.requests += proc.total_requests - before
                         self.worker.places.forget(proc)
             except BaseException as e:  # noqa: BLE001 - handed to the driver
                 errors.append(e)

@@ -367,7 +367,7 @@ def format_summary(rep: dict[str, Any]) -> str:
         f"  wall {t['wall_seconds'] / 60:.1f} min; per theorem: time {t['per_theorem_mean'] or 0:.1f}s, "
         f"Lean calls {rep['lean_calls']['per_theorem_mean'] or 0:.1f}, expansions "
         f"{rep['expansions']['per_theorem_mean'] or 0:.1f} (means); attempts: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(st.items()))
+        + (", ".join(f"{k} {v}" for k, v in sorted(st.items())) or "none yet")
     )
     sg = rep.get("stages")
     if sg:  # whole-proof modes: what closed the proofs, and APOLLO's accuracy vs samples

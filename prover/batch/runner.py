@@ -41,7 +41,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from data.benchmarks import subject_of
 from prover.attempt import STATEMENT_REJECTED, ProofAttempt
@@ -82,38 +82,38 @@ def _ema(old: float | None, x: float, weight: float = 0.2) -> float:
 
 @dataclass
 class _Request:
-    states: list[str]
-    premises: Sequence[Sequence[Premise]] | None
+    items: list[Any]  # states (tactic generators) or prompts (completion backends)
     n: int
-    contexts: Sequence[StepContext | None] | None
+    extras: tuple[Sequence[Any] | None, ...]  # per-item side lists (premises, contexts / seeds); None: not given
     caller: int  # the calling thread
-    result: list[list[Candidate]] | None = None
+    result: list[Any] | None = None
     error: BaseException | None = None
     done: bool = False
 
 
-class BatchingGenerator:
-    """A thread-safe `TacticGenerator` wrapper that merges concurrent ``generate`` calls into one.
+class _Batcher:
+    """Merges concurrent calls of several threads into one call of a model (see `BatchingGenerator`).
 
     The first caller becomes the leader and sends every pending request with the same ``n`` as one call
-    (premises and contexts concatenated, so every state is generated for exactly as in an unmerged call);
-    each caller gets its slice. Only one call reaches the inner generator at a time, so a model that is not
-    thread-safe is safe behind it. ``calls`` / ``states`` / ``requests`` count what was sent.
+    (items and their side lists concatenated, so every item is generated for exactly as in an unmerged call);
+    each caller gets its slice. Only one call reaches the model at a time, so a model that is not thread-safe
+    is safe behind it. ``calls`` / ``states`` (items) / ``requests`` count what was sent.
 
     How long the leader waits for the other callers (``window`` seconds at most; 0 = never):
 
-    * ``adaptive`` (default): only as long as waiting can pay. Merging saves a call of the inner generator,
-      so the leader waits at most ``wait_share`` of what a call has taken so far (a GPU model's ~100 ms call:
-      the whole window; an instant generator: nothing), and only for callers expected back within that
-      time (each caller's gap between two calls is tracked: one busy in a long Lean step is not waited for).
-      It stops waiting as soon as every caller is pending or ``max_states`` states are queued.
+    * ``adaptive`` (default): only as long as waiting can pay. Merging saves a call of the model, so the
+      leader waits at most ``wait_share`` of what a call has taken so far (a GPU model's ~100 ms call: the
+      whole window; an instant generator: nothing), and only for callers expected back within that time (each
+      caller's gap between two calls is tracked: one busy in a long Lean step is not waited for). It stops
+      waiting as soon as every caller is pending or ``max_states`` items are queued.
     * fixed (``adaptive=False``): up to ``window`` every time (the behaviour before; a fixed 5 ms window cost
       2 workers a third of their speed-up when Lean steps take 5 ms).
     """
 
+    _defaults: tuple[Any, ...] = ()  # what stands for a side list's entry when a request gave none
+
     def __init__(
         self,
-        inner: TacticGenerator,
         *,
         callers: int,
         window: float = 0.005,
@@ -121,7 +121,6 @@ class BatchingGenerator:
         adaptive: bool = True,
         wait_share: float = 0.5,
     ) -> None:
-        self.inner = inner
         self.callers = max(1, callers)
         self.window = max(0.0, window)
         self.max_states = max(1, max_states)
@@ -130,24 +129,24 @@ class BatchingGenerator:
         self._cv = threading.Condition()
         self._pending: list[_Request] = []
         self._busy = False
-        self._call_time: float | None = None  # moving average of one inner call (s)
+        self._call_time: float | None = None  # moving average of one model call (s)
         self._gap: dict[int, float] = {}  # caller thread -> moving average of its time between calls (s)
         self._left: dict[int, float] = {}  # caller thread -> when its last call returned
         self.calls = 0
         self.states = 0
         self.requests = 0
 
-    def generate(
-        self,
-        states: Sequence[str],
-        premises: Sequence[Sequence[Premise]] | None = None,
-        n: int = 8,
-        *,
-        contexts: Sequence[StepContext | None] | None = None,
-    ) -> list[list[Candidate]]:
+    def _call(self, items: list[Any], n: int, extras: list[list[Any] | None]) -> list[Any]:
+        """One call of the model on the merged request; one result per item."""
+        raise NotImplementedError
+
+    def stats(self) -> dict[str, int]:
+        return {"calls": self.calls, "states": self.states, "requests": self.requests}
+
+    def _submit(self, items: Sequence[Any], n: int, extras: tuple[Sequence[Any] | None, ...]) -> list[Any]:
         me = threading.get_ident()
-        req = _Request(list(states), premises, n, contexts, me)
-        if not req.states:
+        req = _Request(list(items), n, extras, me)
+        if not req.items:
             return []
         with self._cv:
             now = time.monotonic()
@@ -203,44 +202,95 @@ class BatchingGenerator:
         return budget if any(-budget <= e <= budget for e in expected) else 0.0
 
     def _queued_states(self) -> int:
-        return sum(len(r.states) for r in self._pending)
+        return sum(len(r.items) for r in self._pending)
 
     def _take_batch(self) -> list[_Request]:
         first = self._pending[0]
         batch, rest, total = [], [], 0
         for r in self._pending:
-            if r.n == first.n and (not batch or total + len(r.states) <= self.max_states):
+            if r.n == first.n and (not batch or total + len(r.items) <= self.max_states):
                 batch.append(r)
-                total += len(r.states)
+                total += len(r.items)
             else:
                 rest.append(r)
         self._pending = rest
         return batch
 
     def _run(self, batch: list[_Request]) -> None:
-        states = [s for r in batch for s in r.states]
-        premises: list[Sequence[Premise]] | None = None
-        if any(r.premises is not None for r in batch):
-            premises = [p for r in batch for p in (r.premises if r.premises is not None else [[]] * len(r.states))]
-        contexts: list[StepContext | None] | None = None
-        if any(r.contexts is not None for r in batch):
-            contexts = [c for r in batch for c in (r.contexts if r.contexts is not None else [None] * len(r.states))]
+        items = [s for r in batch for s in r.items]
+        extras: list[list[Any] | None] = []
+        for k, default in enumerate(self._defaults):
+            given = any(r.extras[k] is not None for r in batch)
+            extras.append(
+                [x for r in batch for x in (r.extras[k] if r.extras[k] is not None else [default] * len(r.items))]
+                if given
+                else None
+            )
         self.calls += 1
-        self.states += len(states)
+        self.states += len(items)
         self.requests += len(batch)
         try:
-            out = self.inner.generate(states, premises, batch[0].n, contexts=contexts)
-            if len(out) != len(states):
-                raise RuntimeError(f"generator returned {len(out)} results for {len(states)} states")
+            out = self._call(items, batch[0].n, extras)
+            if len(out) != len(items):
+                raise RuntimeError(f"the model returned {len(out)} results for {len(items)} inputs")
             i = 0
             for r in batch:
-                r.result = list(out[i : i + len(r.states)])
-                i += len(r.states)
+                r.result = list(out[i : i + len(r.items)])
+                i += len(r.items)
         except BaseException as e:  # noqa: BLE001 - every caller of the batch gets the exception
             for r in batch:
                 r.error = e
         for r in batch:
             r.done = True
+
+
+class BatchingGenerator(_Batcher):
+    """A thread-safe `TacticGenerator` wrapper that merges concurrent ``generate`` calls into one (premises and
+    contexts concatenated; the merging rules are `_Batcher`'s)."""
+
+    _defaults = ((), None)  # premises, contexts
+
+    def __init__(self, inner: TacticGenerator, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.inner = inner
+
+    def generate(
+        self,
+        states: Sequence[str],
+        premises: Sequence[Sequence[Premise]] | None = None,
+        n: int = 8,
+        *,
+        contexts: Sequence[StepContext | None] | None = None,
+    ) -> list[list[Candidate]]:
+        return self._submit(states, n, (premises, contexts))
+
+    def close(self) -> None:
+        """Nothing to free: the inner generator belongs to whoever built it (the batch closes it)."""
+
+    def _call(self, items: list[Any], n: int, extras: list[list[Any] | None]) -> list[Any]:
+        premises, contexts = extras
+        return self.inner.generate(items, premises, n, contexts=contexts)
+
+
+class BatchingCompletions(_Batcher):
+    """A thread-safe `prover.models.whole.CompletionBackend` wrapper that merges concurrent ``complete`` calls
+    (whole-proof, draft and sketch prompts) into one call of the model (each prompt keeps its own seed; the
+    merging rules are `_Batcher`'s, ``max_states`` counting prompts). It owns the backend it wraps."""
+
+    _defaults = (None,)  # seeds
+
+    def __init__(self, inner: Any, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.inner = inner
+
+    def complete(self, prompts: Sequence[Any], n: int, seeds: Sequence[int | None] | None = None) -> list[Any]:
+        return self._submit(prompts, n, (seeds,))
+
+    def _call(self, items: list[Any], n: int, extras: list[list[Any] | None]) -> list[Any]:
+        return self.inner.complete(items, n, extras[0])
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -256,6 +306,7 @@ class Shared:
     owned: list[Any] = field(default_factory=list)
     proof_generator: Any = None  # the whole-proof generator (modes whole / repair / hybrid)
     sketch_models: Any = None  # the draft and sketch models (mode sketch: repair.sketch.SketchModels)
+    backends: Any = None  # where those got their completion backends (`ThreadBackends`, a Ray source)
 
     def close(self) -> None:
         while self.owned:
@@ -269,8 +320,12 @@ class AgentFactory:
 
     ``generator(config)`` builds the shared tactic generator (default `prover.models.build_generator`);
     ``env(config, pool)`` builds one worker's `LeanEnv` (default a `ReplEnv` on the shared `ReplPool`);
-    ``agent(config, env=, generator=)`` builds the agent (default `prover.agent.Agent`). Pass module-level
-    callables or picklable objects when the factory must travel to Ray actors.
+    ``agent(config, env=, generator=)`` builds the agent (default `prover.agent.Agent`);
+    ``completion_backend(config, role, model_cfg)`` builds the completion backend of the whole-proof (``whole``)
+    or sketch mode's (``draft`` / ``sketch``) model (default `prover.models.whole.build_completion_backend`);
+    ``proof_generator(config)`` / ``sketch_models(config)`` replace the whole-proof generator / sketch models
+    altogether (then built in every process, never served by Ray actors). Pass module-level callables or
+    picklable objects when the factory must travel to Ray actors.
     """
 
     def __init__(
@@ -280,28 +335,42 @@ class AgentFactory:
         agent: Callable[..., Any] | None = None,
         proof_generator: Callable[[ProverConfig], Any] | None = None,
         sketch_models: Callable[[ProverConfig], Any] | None = None,
+        completion_backend: Callable[[ProverConfig, str, Any], Any] | None = None,
     ) -> None:
         self.generator_fn = generator
         self.env_fn = env
         self.agent_fn = agent
         self.proof_generator_fn = proof_generator
         self.sketch_models_fn = sketch_models
+        self.completion_backend_fn = completion_backend
 
-    def build_proof_generator(self, config: ProverConfig) -> Any:
-        """The whole-proof generator the workers share (modes other than ``step``)."""
+    def build_completion_backend(
+        self, config: ProverConfig, role: str, cfg: Any, opts: dict[str, Any], logprobs: bool
+    ) -> Any:
+        """The completion backend of one model (role ``whole`` / ``draft`` / ``sketch``; a `BackendSource`'s
+        arguments), loaded in this process."""
+        if self.completion_backend_fn is not None:
+            return self.completion_backend_fn(config, role, cfg)
+        from prover.models.whole import build_completion_backend
+
+        return build_completion_backend(cfg, opts, logprobs=logprobs)
+
+    def build_proof_generator(self, config: ProverConfig, backends: Any = None) -> Any:
+        """The whole-proof generator the workers share (modes other than ``step``), its model's backend from
+        ``backends`` (a `prover.models.whole.BackendSource`; default: loaded here)."""
         if self.proof_generator_fn is not None:
             return self.proof_generator_fn(config)
         from prover.models import build_proof_generator
 
-        return build_proof_generator(config.whole)
+        return build_proof_generator(config.whole, backends or ThreadBackends(self, config, 1))
 
-    def build_sketch_models(self, config: ProverConfig) -> Any:
-        """The draft and sketch models the workers share (mode sketch)."""
+    def build_sketch_models(self, config: ProverConfig, backends: Any = None) -> Any:
+        """The draft and sketch models the workers share (mode sketch), from ``backends`` as above."""
         if self.sketch_models_fn is not None:
             return self.sketch_models_fn(config)
         from repair.sketch import build_sketch_models
 
-        return build_sketch_models(config.sketch)
+        return build_sketch_models(config.sketch, backends or ThreadBackends(self, config, 1))
 
     def build_generator(self, config: ProverConfig) -> TacticGenerator:
         if self.generator_fn is not None:
@@ -310,8 +379,9 @@ class AgentFactory:
 
         return build_generator(config.generator)
 
-    def open(self, config: ProverConfig, workers: int, *, generator: Any = None) -> Shared:
-        """Build the shared parts for ``workers`` threads (``generator`` given: use it, e.g. a Ray proxy)."""
+    def open(self, config: ProverConfig, workers: int, *, generator: Any = None, backends: Any = None) -> Shared:
+        """Build the shared parts for ``workers`` threads (``generator`` given: use it, e.g. a Ray proxy;
+        ``backends``: where the completion models come from, e.g. Ray proxies; default `ThreadBackends`)."""
         shared = Shared()
         if self.env_fn is None and config.lean.replay_path is None:
             from prover.lean.project import resolve_repl_command
@@ -319,11 +389,12 @@ class AgentFactory:
             # Fail in a second when Lean is missing, not after minutes of loading a model.
             resolve_repl_command(config.lean)
         try:
+            shared.backends = backends or ThreadBackends(self, config, workers)
             if config.uses_whole_model:
-                shared.proof_generator = self.build_proof_generator(config)
+                shared.proof_generator = self.build_proof_generator(config, shared.backends)
                 shared.owned.append(shared.proof_generator)
             if config.uses_sketch_models:
-                shared.sketch_models = self.build_sketch_models(config)
+                shared.sketch_models = self.build_sketch_models(config, shared.backends)
                 shared.owned.append(shared.sketch_models)
             step_prover = config.uses_step_model  # whole / repair need no tactic generator
             if generator is None and step_prover:  # given (a Ray proxy): it batches on its own side
@@ -369,6 +440,42 @@ class AgentFactory:
             extra["sketch_models"] = shared.sketch_models
         agent = make(config, env=env, generator=shared.generator, **extra)
         return agent, [agent, env]
+
+
+class ThreadBackends:
+    """The `prover.models.whole.BackendSource` of one process's workers: each completion model loaded once (by
+    the factory) and, for several workers, behind `BatchingCompletions`, so their requests become batched calls
+    of one engine (``batch.batch_generator_calls`` off: an in-process engine still takes one request at a time;
+    an HTTP client is shared as it is, the server batches). The generator or sketch models built on a backend
+    own it."""
+
+    def __init__(self, factory: AgentFactory, config: ProverConfig, workers: int) -> None:
+        self.factory, self.config, self.workers = factory, config, workers
+        self.batchers: dict[str, BatchingCompletions] = {}
+
+    def __call__(self, role: str, cfg: Any, opts: dict[str, Any], *, logprobs: bool) -> Any:
+        backend = self.factory.build_completion_backend(self.config, role, cfg, opts, logprobs)
+        if self.workers <= 1:
+            return backend
+        b = self.config.batch
+        if b.batch_generator_calls:
+            batcher = BatchingCompletions(
+                backend,
+                callers=self.workers,
+                window=b.batch_window_ms / 1000.0,
+                max_states=b.max_batch_states,
+                adaptive=b.batch_window_mode == "adaptive",
+            )
+        elif cfg.backend != "openai" and cfg.replay_path is None:
+            batcher = BatchingCompletions(backend, callers=1, window=0.0, max_states=1)  # one request at a time
+        else:
+            return backend
+        self.batchers[role] = batcher
+        return batcher
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Merged calls per model role."""
+        return {role: b.stats() for role, b in self.batchers.items()}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -625,7 +732,9 @@ class LocalBackend(Backend):
         if self.shared is not None:
             g = self.shared.generator
             if isinstance(g, BatchingGenerator):
-                self.generator_stats = {"calls": g.calls, "states": g.states, "requests": g.requests}
+                self.generator_stats = g.stats()
+            if isinstance(self.shared.backends, ThreadBackends) and self.shared.backends.batchers:
+                self.generator_stats["models"] = self.shared.backends.stats()
             self.shared.close()
             self.shared = None
 
@@ -643,11 +752,11 @@ def _error_row(job: Job, worker: str, error: str) -> AttemptRow:
 class ProgressView:
     """A live bar (rich) on a terminal; elsewhere (Slurm logs, pipes) one status line every ``interval`` s."""
 
-    def __init__(self, *, enabled: bool = True, interval: float = 30.0, stream: Any = None) -> None:
+    def __init__(self, *, enabled: bool = True, interval: float = 30.0, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
         self.enabled = enabled
         self.interval = interval
-        self.live = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.live = enabled and self.stream.isatty()
         self._progress: Any = None
         self._task: Any = None
         self._last = 0.0

@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    if _interrupted:  # a signal during the imports that some library's broad `except` swallowed
+        raise KeyboardInterrupt
     args = parser.parse_args(argv)
     # -v: the project's INFO (details of each Lean crash, retries, ...), -vv: its DEBUG; other libraries stay
     # at WARNING (their DEBUG buried ours).
@@ -39,20 +41,39 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
     for package in OUR_PACKAGES:
         logging.getLogger(package).setLevel(level)
+    command = _command_name(args)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        if _interrupted and code != 130:  # swallowed on the way (a lazy import, a library): a stop, not a result
+            raise KeyboardInterrupt
+        return code
     except UserError as e:  # one prefix for every error: "prover COMMAND: error: ..."
-        print(f"prover {args.command}: error: {e}", file=sys.stderr)
+        print(f"prover {command}: error: {e}", file=sys.stderr)
         return 2
     except LeanException as e:
-        print(f"prover {args.command}: error: {type(e).__name__}: {e}", file=sys.stderr)
+        print(f"prover {command}: error: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"prover {args.command}: interrupted", file=sys.stderr)
+        print(f"prover {command}: interrupted", file=sys.stderr)
         return 130
 
 
+# The namespace keys of the subcommands that have actions (`prover data export`, `prover train sft`, ...).
+_ACTION_DESTS = ("data_command", "index_command", "train_command")
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    """The command as typed, with its action (``data export``), as argparse's own errors name it."""
+    action = next((vars(args)[d] for d in _ACTION_DESTS if vars(args).get(d)), None)
+    return f"{args.command} {action}" if action else args.command
+
+
+_interrupted = False
+
+
 def _terminate(signum: int, frame: object) -> None:
+    global _interrupted
+    _interrupted = True
     raise KeyboardInterrupt
 
 
@@ -61,6 +82,7 @@ def entry() -> None:
     Ctrl-C, from the first moment on: finished results are kept, children are stopped, one line is printed,
     exit status 130 — also while the subcommands are still being imported."""
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)  # as Python's own handler, but remembered (see `main`)
     try:
         code = main()
     except KeyboardInterrupt:  # before a subcommand started (argument parsing, imports)

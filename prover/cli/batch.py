@@ -187,11 +187,6 @@ def run_batch_cmd(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, _overrides(args))
     b = config.batch
-    if b.ray_address and config.mode != "step":
-        raise UserError(
-            f"--mode {config.mode} runs on threads only for now (its whole-proof model is not yet shared by "
-            "Ray actors); drop --ray, or use --mode step"
-        )
     theorems = load_theorems(args.benchmark, args.split, b.benchmark_dir, answers=b.answers)
     sel = select(
         theorems,
@@ -228,7 +223,7 @@ def run_batch_cmd(args: argparse.Namespace) -> int:
         print(f"prover batch: {estimate}", file=sys.stderr)
     _warn_lean_version(sel.theorems, config, args.benchmark)
     g = config.generator
-    if b.attempts > 1 and (getattr(g, "decoding", "sample") == "beam" or getattr(g, "temperature", 1.0) == 0):
+    if b.attempts > 1 and (g.decoding == "beam" or g.temperature == 0):
         print(
             "prover batch: warning: the generator decodes deterministically (beam search / temperature 0), so the "
             f"{b.attempts} attempts of a theorem will mostly repeat each other; for pass@k set "
@@ -338,7 +333,7 @@ def run_report_cmd(args: argparse.Namespace) -> int:
 
 
 def _register_data(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("data", help="benchmark data: download, list; training data: export")
+    p = sub.add_parser("data", help="benchmark data: download, list; training data: export, mutate")
     dsub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     d = dsub.add_parser(
         "download",

@@ -175,7 +175,7 @@ def _hf_model_check(name: str, model: str) -> SetupCheck:
         )
     if isinstance(cached, str):
         return SetupCheck(name, True, f"{model} (in the local Hugging Face cache)")
-    download = f"huggingface-cli download {model} (where there is network; then copy ~/.cache/huggingface)"
+    download = f"hf download {model} (where there is network; then copy ~/.cache/huggingface)"
     if hub_offline():
         return SetupCheck(name, False, f"{model} is not in the local cache and HF_HUB_OFFLINE is set", download)
     import httpx
@@ -203,7 +203,7 @@ def _hf_model_check(name: str, model: str) -> SetupCheck:
             name,
             False,
             f"{model} is gated or private on {endpoint}",
-            "accept its license on the hub and log in: huggingface-cli login (or set HF_TOKEN)",
+            "accept its license on the hub and log in: hf auth login (or set HF_TOKEN)",
         )
     return SetupCheck(
         name, False, f"{model}: the hub has no such model (HTTP {r.status_code})", "check generator.model (org/name)"

@@ -161,8 +161,8 @@ def _query(args: argparse.Namespace) -> int:
     if args.header is not None or args.file is not None or args.statement is not None:
         meta = {"file_path": args.file, "line": args.line} if args.file else {}
         theorem = Theorem(name="query", statement=args.statement or "", header=args.header or "", meta=meta)
-    corpus = getattr(retriever, "corpus", None)
-    if corpus is not None and theorem is not None and args.file and corpus.locate(theorem) is None:
+    corpus = retriever.corpus
+    if theorem is not None and args.file and corpus.locate(theorem) is None:
         close = corpus.close_paths(args.file)
         hint = (f"did you mean {', '.join(close)}?" if close else
                 "give a path relative to the library root, e.g. Mathlib/Data/Nat/Basic.lean")

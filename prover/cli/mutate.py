@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from prover.cli.common import add_options, config_overrides
@@ -67,6 +68,12 @@ def run_mutate_cmd(args: argparse.Namespace) -> int:
             raise UserError(f"no Mathlib source at {source} (run scripts/setup_lean.sh, or give --source)")
     root = source_root(source)
     selection = leandojo_selection(args.leandojo) if args.leandojo else None
+    if config.lean.replay_path is None and not args.ray:
+        from prover.lean.project import resolve_repl_command
+
+        # Fail in a second when Lean is missing, not after minutes of scanning the corpus (Ray actors check
+        # on their own nodes).
+        resolve_repl_command(config.lean)
     corpus = build_corpus([source], progress=not args.no_progress)
     m = config.mutate
     prefilter = PremiseSource.build(corpus, alpha=m.alpha, prior_weight=m.prior_weight,
@@ -79,6 +86,6 @@ def run_mutate_cmd(args: argparse.Namespace) -> int:
     report = json.loads((args.out / "summary.json").read_text(encoding="utf-8"))
     print(json.dumps(report, indent=1, ensure_ascii=False) if args.json else format_summary(report, args.out))
     if summary.fatal:
-        print(f"prover data mutate: {summary.fatal}", flush=True)
+        print(f"prover data mutate: error: {summary.fatal}", file=sys.stderr, flush=True)
         return 2
     return 130 if summary.interrupted else 0

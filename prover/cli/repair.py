@@ -16,10 +16,13 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from prover.cli.common import add_options, config_overrides
 from prover.errors import UserError
+
+if TYPE_CHECKING:
+    from prover.models.base import ProofGenerator, TacticGenerator
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -66,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output is not None and (args.output.is_dir() or not args.output.parent.is_dir()):
         raise UserError(f"-o {args.output}: not a writable file path")
     t0 = time.monotonic()
-    owned: list[Any] = []
+    owned: list[TacticGenerator | ProofGenerator] = []
     with ReplEnv(config.lean) as env:
         try:
             env.start(theorem)
@@ -105,9 +108,7 @@ def run(args: argparse.Namespace) -> int:
             res = loop.repair(theorem, proof)
         finally:
             for o in owned:
-                close = getattr(o, "close", None)
-                if callable(close):
-                    close()
+                o.close()
     elapsed = time.monotonic() - t0
     if args.output is not None:
         whole = args.file.read_text(encoding="utf-8")

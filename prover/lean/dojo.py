@@ -207,6 +207,11 @@ class DojoEnv:
             h = node.parent
         return out[::-1]
 
+    def reset(self) -> None:
+        """Forget every state handed out so far (their ids become invalid); the Dojo stays open."""
+        self._nodes.clear()
+        self._live.clear()
+
     def close(self) -> None:
         self._close_dojo()
 

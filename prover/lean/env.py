@@ -13,7 +13,11 @@ class LeanEnv(Protocol):
 
     ``start`` raises `LeanInputError` when Lean rejects the statement; ``run_tactic`` returns a
     `LeanError` for a failing tactic and raises `LeanTimeout` / `LeanCrashed` for infrastructure faults.
+    ``lean_calls`` counts the requests sent to Lean so far (what Lean-call budgets charge; header replays
+    after a restart included).
     """
+
+    lean_calls: int
 
     def start(self, theorem: Theorem) -> TacticState: ...
 
@@ -21,6 +25,11 @@ class LeanEnv(Protocol):
 
     def check(self, theorem: Theorem, proof_text: str) -> CheckResult:
         """Soundness gate: re-check the whole ``proof_text`` (statement + proof) in a fresh env."""
+        ...
+
+    def reset(self) -> None:
+        """Forget every state handed out so far: the caller moves on to another theorem (the env may
+        drop those states and recycle its process)."""
         ...
 
     def close(self) -> None: ...

@@ -409,7 +409,7 @@ class SoundnessGate:
 
     def _run(self, proc: CommandRunner, prep: _Prepared) -> CheckResult:
         reasons = list(prep.reasons)
-        version = getattr(proc, "lean_version", None)
+        version = proc.lean_version
         if reasons:  # the static screen decides: Lean never sees a text it would refuse
             return CheckResult(False, reasons=tuple(reasons), lean_version=version)
         try:

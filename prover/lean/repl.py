@@ -101,6 +101,7 @@ class ReplBase:
         self.lean_version_source: str | None = None
         self.requests_served = 0  # in the current generation (what recycling counts)
         self.total_requests = 0
+        self.proc_id = next(_PROC_IDS)  # identifies the process for the lifetime of the program
         self._header_envs: dict[str, int] = {}  # header -> env id, current generation only
         self._known_headers: list[str] = []  # headers to re-establish after a restart
 
@@ -465,7 +466,6 @@ class ReplProcess(ReplBase):
         self._closed = False
         self._restoring = False
         self._fresh_deaths = 0
-        self.proc_id = next(_PROC_IDS)
         self._recorder = None
         if config.record_path is not None:
             from prover.lean.record import get_recorder

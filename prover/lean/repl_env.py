@@ -22,10 +22,11 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prover.lean.config import LeanConfig
 from prover.lean.gate import MODULE_SYSTEM_REASON, SoundnessGate, split_header
+from prover.lean.repl import ReplBase
 from prover.lean.strict import ComparatorChecker, StrictJob, job_for_file, job_for_theorem
 from prover.lean.syntax import scan
 from prover.lean.types import (
@@ -40,6 +41,9 @@ from prover.lean.types import (
     TacticState,
     Theorem,
 )
+
+if TYPE_CHECKING:
+    from prover.lean.pool import ReplPool
 
 
 @dataclass(frozen=True)
@@ -72,12 +76,12 @@ class _NoLean:
 class _Counting:
     """A process seen through the gate: counts the requests into ``env.lean_calls``."""
 
-    def __init__(self, proc: Any, env: ReplEnv):
+    def __init__(self, proc: ReplBase, env: ReplEnv):
         self._proc, self._env = proc, env
 
     @property
     def lean_version(self) -> str | None:
-        return getattr(self._proc, "lean_version", None) or self._env.lean_version
+        return self._proc.lean_version or self._env.lean_version
 
     def header_env(self, header: str) -> int:
         return self._env._counted(self._proc, self._proc.header_env, header)
@@ -93,8 +97,8 @@ class ReplEnv:
         self,
         config: LeanConfig | None = None,
         *,
-        pool: Any | None = None,
-        process: Any | None = None,
+        pool: ReplPool | None = None,
+        process: ReplBase | None = None,
         command: list[str] | None = None,
         cwd: Path | None = None,
     ):
@@ -115,7 +119,7 @@ class ReplEnv:
         self._live: dict[int, tuple[int, int, int]] = {}  # handle → (process key, generation, proofState)
         self._roots: dict[tuple[str, str, str], int] = {}
         self._lease: contextlib.AbstractContextManager[Any] | None = None
-        self._lease_proc: Any | None = None
+        self._lease_proc: ReplBase | None = None
         self._lease_header: str | None = None
 
     # -- construction helpers -----------------------------------------------------------------
@@ -240,9 +244,8 @@ class ReplEnv:
         self._live.clear()
         self._roots.clear()
         proc = self._fixed or self._lease_proc
-        recycle = getattr(proc, "maybe_recycle", None)
-        if callable(recycle):
-            recycle()
+        if proc is not None:
+            proc.maybe_recycle()
 
     def close(self) -> None:
         self._release()
@@ -281,14 +284,13 @@ class ReplEnv:
             lease, self._lease, self._lease_proc, self._lease_header = self._lease, None, None, None
             lease.__exit__(None, None, None)
 
-    def _counted(self, proc: Any, fn: Any, *args: Any, **kw: Any) -> Any:
+    def _counted(self, proc: ReplBase, fn: Any, *args: Any, **kw: Any) -> Any:
         """Call ``fn`` and add the requests it made on ``proc`` (restarts' header replays too) to lean_calls."""
-        before = getattr(proc, "total_requests", None)
+        before = proc.total_requests
         try:
             return fn(*args, **kw)
         finally:
-            after = getattr(proc, "total_requests", None)
-            self.lean_calls += (after - before) if isinstance(before, int) and isinstance(after, int) else 1
+            self.lean_calls += proc.total_requests - before
 
     def _start_root(self, proc: Any, theorem: Theorem) -> tuple[int, str, list[str]]:
         try:
@@ -370,10 +372,9 @@ class ReplEnv:
         return TacticState(pp=node.pp, id=handle, goals=node.goals)
 
 
-def _pkey(proc: Any) -> int:
-    """Identifies a process for the lifetime of the program (ReplProcess numbers them; else the object id)."""
-    pid = getattr(proc, "proc_id", None)
-    return pid if isinstance(pid, int) else id(proc)
+def _pkey(proc: ReplBase) -> int:
+    """Identifies a process for the lifetime of the program."""
+    return proc.proc_id
 
 
 def _replay_process(path: Path, config: LeanConfig) -> Any:

@@ -29,6 +29,9 @@ class AutomationGenerator:
         self.logprob = float(logprob)
         self.respect_n = respect_n
 
+    def close(self) -> None:
+        """Holds nothing to free."""
+
     def generate(
         self,
         states: Sequence[str],
@@ -51,9 +54,7 @@ class CombinedGenerator:
         self.automation_first = automation_first
 
     def close(self) -> None:
-        close = getattr(self.model, "close", None)
-        if callable(close):
-            close()
+        self.model.close()
 
     def generate(
         self,

@@ -55,6 +55,10 @@ class TacticGenerator(Protocol):
         """
         ...
 
+    def close(self) -> None:
+        """Free what the backend holds (weights, processes, connections); a no-op where it holds nothing."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class ProofCandidate:
@@ -121,11 +125,19 @@ class ProofGenerator(Protocol):
         """
         ...
 
+    def close(self) -> None:
+        """Free what the backend holds (weights, processes, connections); a no-op where it holds nothing."""
+        ...
+
 
 @runtime_checkable
 class Critic(Protocol):
     def score(self, states: Sequence[str]) -> list[float]:
         """Higher is more promising (e.g. minus the expected number of steps to ``no goals``)."""
+        ...
+
+    def close(self) -> None:
+        """Free what the backend holds (weights, processes, connections); a no-op where it holds nothing."""
         ...
 
 

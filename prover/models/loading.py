@@ -70,7 +70,7 @@ def is_oom(e: BaseException) -> bool:
 
 def _from_transformers(e: ImportError) -> bool:
     """An import of transformers itself failed (a removed module or name), not a missing package."""
-    missing = getattr(e, "name", None) or ""
+    missing = e.name or ""
     return missing.startswith("transformers.") or "from 'transformers" in str(e)
 
 

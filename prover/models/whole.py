@@ -39,6 +39,22 @@ class CompletionBackend(Protocol):
     def close(self) -> None: ...
 
 
+class BackendSource(Protocol):
+    """Where a mode gets the completion backend of each model it uses, by role (``whole``: the whole-proof
+    model; ``draft`` / ``sketch``: sketch mode's), model config (``backend``, the loading keys), decoding
+    keywords (see `_decoding`) and whether token log-probs are wanted. `build_here` builds it in this process;
+    a batch gives its workers backends that are safe to call from several threads at once and merge their calls
+    (`prover.batch.runner.BatchingCompletions`), or proxies to the Ray actor serving that model
+    (`prover.batch.ray_backend`)."""
+
+    def __call__(self, role: str, cfg: Any, opts: dict[str, Any], *, logprobs: bool) -> CompletionBackend: ...
+
+
+def build_here(role: str, cfg: Any, opts: dict[str, Any], *, logprobs: bool) -> CompletionBackend:
+    """The `BackendSource` that loads the model in this process (`build_completion_backend`)."""
+    return build_completion_backend(cfg, opts, logprobs=logprobs)
+
+
 @dataclass
 class SamplingUsage:
     """Samples (completions, each self-correction turn included) and tokens spent, as budgets count them."""
@@ -117,7 +133,7 @@ class WholeProofGenerator:
         self.seed = seed  # used when a call gives none
         self.greedy = (temperature if temperature is not None else fmt.temperature) <= 0
         self.usage = SamplingUsage()  # everything this generator sampled
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # for `usage`: the backend itself is called unlocked (see `BackendSource`)
 
     def generate(
         self,
@@ -134,12 +150,12 @@ class WholeProofGenerator:
         if feedback is not None and len(feedback) != len(theorems):
             raise ValueError(f"{len(feedback)} feedback entries for {len(theorems)} theorems")
         prompts = [self.format.render(t, feedback[i] if feedback else None) for i, t in enumerate(theorems)]
-        with self._lock:
-            seeds = [seed if seed is not None else self.seed] * len(prompts)
-            raw = self.backend.complete(prompts, 1 if self.greedy else n, seeds)
+        seeds = [seed if seed is not None else self.seed] * len(prompts)
+        raw = self.backend.complete(prompts, 1 if self.greedy else n, seeds)
         out = [[make_proof_candidate(t, c, self.format) for c in per] for t, per in zip(theorems, raw, strict=True)]
-        for cands in out:
-            self.usage.add(cands)
+        with self._lock:
+            for cands in out:
+                self.usage.add(cands)
         return out
 
     def close(self) -> None:
@@ -160,12 +176,12 @@ def _decoding(cfg: WholeConfig, fmt: ProofFormat) -> dict[str, Any]:
     }
 
 
-def build_proof_generator(cfg: WholeConfig) -> WholeProofGenerator:
-    """The whole-proof generator ``cfg`` describes (loads the model: may take a while; fails with
-    `ModelLoadError`)."""
+def build_proof_generator(cfg: WholeConfig, backends: BackendSource | None = None) -> WholeProofGenerator:
+    """The whole-proof generator ``cfg`` describes, its model's backend from ``backends`` (default: loaded
+    here, which may take a while and fails with `ModelLoadError`)."""
     fmt = get_proof_format(cfg.prompt_format, cfg.model, cfg.prompt_template)
     opts = _decoding(cfg, fmt)
-    backend = build_completion_backend(cfg, opts)
+    backend = (backends or build_here)("whole", cfg, opts, logprobs=True)
     return WholeProofGenerator(backend, fmt, temperature=opts["temperature"], seed=cfg.seed)
 
 

@@ -242,7 +242,10 @@ def prepare_run(out: Path, kind: str, data_dir: Path | str | None, model: str, c
     if run_file.is_file():
         old = json.loads(run_file.read_text(encoding="utf-8"))
         diff = [k for k in info if old.get(k) != info[k]]
-        if diff and not force:
+        # A run that stopped before its first checkpoint (bad data, a model that did not load) has nothing to
+        # protect: the corrected command takes the directory over.
+        trained = any(p.name == FINAL or p.name.startswith("checkpoint-") for p in out.iterdir())
+        if diff and trained and not force:
             k = diff[0]
             raise UserError(
                 f"{out} holds another training run ({k}: {old.get(k)!r} -> {info[k]!r}); use a new --out, or "
