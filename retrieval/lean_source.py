@@ -146,20 +146,20 @@ def parse_lean_source(text: str, module: str = "", path: str = "") -> LeanFile:
         )
     attrs: list[AttributeCommand] = []
     exports: list[Export] = []
-    code = src.code
     for c, ns, opens in src.scoped_commands:
         line = src.line_col(c.start)[0]
+        toks = c.tokens
         if c.kind == "export":
-            m = re.match(r"\s*([^\s(]+)\s*\(([^)]*)\)", masked[code[c.first].end : c.end])
+            m = re.match(r"\s*([^\s(]+)\s*\(([^)]*)\)", masked[toks[0].end : c.end])
             if m and m.group(1) != "private":
                 exports.append(Export(m.group(1), tuple(m.group(2).split()), ns, opens, line))
             continue
-        k = next((j for j in range(c.first, c.last + 1) if code[j].text == "["), None)
+        k = next((j for j, t in enumerate(toks) if t.text == "["), None)
         if k is None:
             continue
-        e = syntax._skip_brackets(code, k, c.last)
-        names = tuple(t.text for t in code[e : c.last + 1] if t.kind == _IDENT_KIND)
-        attrs.append(AttributeCommand(names, tuple(syntax._attribute_texts(src, k, e - 1)), ns, opens, line))
+        e = syntax._skip_brackets(toks, k, len(toks) - 1)
+        names = tuple(t.text for t in toks[e:] if t.kind == _IDENT_KIND)
+        attrs.append(AttributeCommand(names, tuple(syntax.attribute_texts(toks[k + 1 : e - 1])), ns, opens, line))
     return LeanFile(module=module, path=path, imports=list(src.header.modules), declarations=decls,
                     attribute_commands=attrs, exports=exports)
 

@@ -147,6 +147,43 @@ def test_primes_are_identifier_characters_not_char_literals() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Lean's identFn continues a dotted name before any raw-string check: `a.r` then a plain string
+        ('a.r"x\\"y" z', [(IDENT, "a.r"), (STRING, '"x\\"y"'), (IDENT, "z")]),
+        # after `x.` a number is a field index (digits only), so `e3'a'` is one identifier, not `1.5e3` + `'a'`
+        ("x.1.5e3'a'", [(IDENT, "x"), (SYMBOL, "."), (NUMBER, "1"), (SYMBOL, "."), (NUMBER, "5"), (IDENT, "e3'a'")]),
+        ('x.1.5e3r"', [(IDENT, "x"), (SYMBOL, "."), (NUMBER, "1"), (SYMBOL, "."), (NUMBER, "5"), (IDENT, "e3r")]),
+        # `#where` is a `#` command token, then a char literal (not an identifier `where'a'`)
+        ("#where'a'", [(SYMBOL, "#where"), (CHAR, "'a'")]),
+        ("2'a' 0x1F'b'", [(NUMBER, "2"), (CHAR, "'a'"), (NUMBER, "0x1F"), (CHAR, "'b'")]),
+    ],
+)
+def test_tokens_glued_to_numbers_and_names(text: str, expected: list[tuple[str, str]]) -> None:
+    assert kinds(text)[: len(expected)] == expected
+
+
+def test_words_glued_to_other_tokens() -> None:
+    # A command word counts where Lean's token cut starts a token: after a char literal, `⁻¹'`, `''`, a
+    # subscript, a hex number, a lone `#` (`#axiom` is no `#` command); never inside an identifier.
+    text = (
+        "def a := 'a'end\ndef b := s ⁻¹'theorem t : True := trivial\n"
+        "def c := 0x1Ftheorem u : True := x #axiom y : False\n"
+    )
+    assert [c.kind for c in scan(text).commands] == ["def", "end", "def", "theorem", "def", "theorem", "axiom"]
+    assert [c.kind for c in scan("def c := 0x1Faxiom").commands] == ["def"]  # `0x1Fa` then `xiom`
+    assert [c.kind for c in scan("def h'end := 1\ndef x2end := h'end\n").commands] == ["def", "def"]
+    # the `#` closing a raw string is no `#eval`
+    assert [c.kind for c in scan('def s := r#"x"#eval 1').commands] == ["def"]
+    # a statement word inside an identifier (`h2have`, `x2where`) is no binder or delimiter
+    text = "lemma foo (h2by : x2where = 1) : h2have = 1 := rfl"
+    (d,) = scan(text).declarations
+    assert (d.delimiter, text[d.statement_end :]) == (":=", " := rfl")
+    # after `.` a word is a raw identifier (Lean's `rawIdent` in projections): `(x).set_option` sets nothing
+    assert scan("example : True := by exact (x).set_option maxHeartbeats 0").set_options == []
+
+
 def test_escaped_identifiers() -> None:
     assert kinds("def «x/-» := 0 -- c") == [
         (IDENT, "def"),
@@ -343,6 +380,29 @@ def x := #s.card + #{a | a ∈ s}
     ]
     assert src.opens[0].names == ()  # `open scoped` opens no namespace
 
+
+
+def test_percent_commands_end_the_command_before_them() -> None:
+    # Mathlib/Util/CompileInductive.lean (mathlib4 2f65ba7) declares `elab tk:"compile_inductive% " i:ident :
+    # command` and `"compile_def% "`; Lean core declares `"gen_injective_theorems% "` (Lean/Parser/Command.lean).
+    # Each is one token and starts a command: what follows an `#align` or a proof is not part of it (the
+    # scanner before 2026-12 cut `compile_inductive` and `%` apart and folded the command into the one before).
+    text = """lemma l (a : Option Nat) : a = a := by cases a <;> rfl
+
+compile_inductive% Option
+#align free_add_magma FreeAddMagma
+compile_def% Set.image
+theorem t : True := trivial
+gen_injective_theorems% PSigma
+"""
+    src = scan(text)
+    assert [c.kind for c in src.commands] == [
+        "lemma", "compile_inductive%", "#align", "compile_def%", "theorem", "gen_injective_theorems%",
+    ]
+    lemma, thm = src.declarations
+    assert text[lemma.proof[0] : lemma.proof[1]] == "by cases a <;> rfl"
+    assert text[thm.proof[0] : thm.proof[1]] == "trivial"
+    assert src.commands[2].end == text.index("FreeAddMagma") + len("FreeAddMagma")
 
 def test_statement_ends() -> None:
     src = scan(

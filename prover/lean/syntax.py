@@ -9,7 +9,9 @@ The lexer follows Lean's own token functions (``Lean.Parser.Basic``: ``whitespac
 * comments: ``--`` to the end of the line; ``/- -/`` nested; doc comments ``/-- -/`` and module docs
   ``/-! -/`` (also nested) are tokens of their own (`DOC`), never code;
 * strings with escapes, raw strings ``r"…"`` / ``r#"…"#`` (any number of ``#``), interpolated strings
-  after ``s!`` / ``m!`` / ``f!`` (any identifier ending in ``!``) whose ``{…}`` parts are code;
+  (``s!"…"``, ``m!"…"``, ``f!"…"``, any ``ident!"…"``, and a string after the macros declared
+  ``interpolatedStr(term)``: ``throwError``, ``throwErrorAt REF``, ``trace[cls]``, ``println!``, ``dbg_trace``,
+  Aesop's ``aesop_trace[…]``) whose ``{…}`` parts are code;
 * char literals: at a token start a ``'`` not followed by ``'`` opens one (``'a'``, ``'\\''``, ``'"'``);
   a prime inside an identifier (``h'``) is part of the identifier;
 * identifiers with Lean's character classes (ASCII letters, ``_``, Greek and letter-like symbols,
@@ -26,16 +28,23 @@ a command (keywords are reserved tokens in Lean, so one that is not in a comment
 parse error). ``open … in`` / ``set_option … in`` followed by a tactic or term belong to the command they
 are in. Scopes (``namespace`` / ``section`` / ``end`` / ``mutual``) resolve full names; ``_root_``,
 ``private`` and ``protected`` are recorded.
+
+How it is fast: reading a file first finds only its comments, strings and char literals, with one regex
+that steps over code token by token inside the regex engine (`_skim`); everything else is read from the
+text with those blanked (`Source.masked`). Commands come from a scan for command keywords and brackets,
+declarations from a scan of their heads and statements; proof bodies are never cut into tokens unless a
+caller asks for `Source.tokens` / `Source.code` (or the token range of a command), which are assembled from
+the same comments and strings plus the code between them, cut by one token regex.
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
-from collections.abc import Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 # ---------------------------------------------------------------------------------------------------
 # Tokens
@@ -58,6 +67,9 @@ _ID_PART = f"(?:«[^»]*»|[{_ID_FIRST}][{_ID_REST}]*)"
 _IDENT_SRC = f"{_ID_PART}(?:\\.{_ID_PART})*"
 _IDENT_RE = re.compile(_IDENT_SRC)
 _ID_PART_RE = re.compile(f"«([^»]*)»|([{_ID_FIRST}][{_ID_REST}]*)")
+_NUM_SRC = r"0[xX][0-9a-fA-F]+|0[bB][01]+|0[oO][0-7]+|[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+_NUM_RE = re.compile(_NUM_SRC)
+_CHR_BODY = r"(?:[^'\\\n]|\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|.))'"  # after the opening `'`
 
 # Multi-character symbols (longest first). Lean's real token table depends on the environment; both sides
 # of any comparison are cut the same way, so this list only has to keep `:=` and friends whole.
@@ -70,21 +82,42 @@ _SYMBOLS = sorted(
     key=len,
     reverse=True,
 )
-_TOKEN_RE = re.compile(
+
+# Code between comments and strings, token by token (one regex match per token): numbers, name literals,
+# identifiers, `#` commands, symbols. Never sees a comment, string or char literal (`_skim` found them).
+_CODE_TOKEN_RE = re.compile(
     r"\s*(?:"
-    r"(?P<lc>--[^\n]*)"
-    r"|(?P<bc>/-)"
-    r'|(?P<str>")'
-    r'|(?P<raw>r#*")'
-    r"|(?P<num>0[xX][0-9a-fA-F]+|0[bB][01]+|0[oO][0-7]+|[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)"
+    rf"(?P<num>{_NUM_SRC})"
     rf"|(?P<name>``?(?=[{_ID_FIRST}«]){_IDENT_SRC})"
-    r"|(?P<chr>'(?!')(?:[^'\\\n]|\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|.))')"
     rf"|(?P<id>{_IDENT_SRC})"
     r"|(?P<hash>#[A-Za-z_][A-Za-z0-9_!?]*)"
     "|(?P<sym>" + "|".join(re.escape(s) for s in _SYMBOLS) + r"|.)"
     r"|(?P<eof>$))",
     re.S,
 )
+
+
+def _code_run(stops: str) -> str:
+    """A run of code holding no comment, string or char literal (nor a character of ``stops``), stepped over
+    token by token inside the regex engine: identifiers whole (a prime in ``h'`` is never a char literal),
+    ``«»`` parts whole (they may hold ``--``), numbers, name literals, and the symbols that contain ``'``,
+    ``-`` or ``/`` whole (``⁻¹'``, ``∘'``, ``''``, ``<-``: ``<--`` is ``<-`` then ``-``, as Lean reads it)."""
+    return (
+        r"(?:\s+"
+        rf"|(?!r#*\")[{_ID_FIRST}][{_ID_REST}]*(?:\.{_ID_PART})*"  # `a.r"…"`: `a.r` then a plain string
+        rf"|«[^»]*»(?:\.{_ID_PART})*"
+        rf"|#(?:{_word_alternation(sorted(HASH_COMMANDS))})(?![A-Za-z0-9_!?])"  # `#where'a'`: `#where`, a char
+        r"|(?<![^\n])#[A-Za-z_][A-Za-z0-9_!?]{2,}"
+        rf"|{_NUM_SRC}"
+        rf"|``?(?=[{_ID_FIRST}«]){_IDENT_SRC}"
+        r"|''"
+        rf"|'(?!{_CHR_BODY})"
+        r"|-(?!-)|/(?!-)|<-?|⁻¹'|∘'"
+        rf"|[^-/\"'\s{_ID_FIRST}0-9«`⁻∘<#{stops}]+"
+        r"|[`«⁻∘#])*+"
+    )
+
+
 _DIGITS_RE = re.compile(r"[0-9]+")
 _COMMENT_EDGE_RE = re.compile(r"/-|-/")
 _STRING_BODY_RE = re.compile(r'(?:[^"\\]|\\.)*"', re.S)
@@ -138,154 +171,59 @@ class Problem:
     message: str
 
 
-class _Lexer:
-    def __init__(self, text: str):
-        self.text = text
-        self.tokens: list[Token] = []
-        self.code: list[Token] = []  # the tokens that are not comments
-        self.problems: list[Problem] = []
-        self._line, self._line_start, self._last = 1, 0, 0  # position of the last token start
+class _Lines:
+    """Line and column of offsets asked for in increasing order (a count since the last one, no search)."""
 
-    def pos(self, offset: int) -> tuple[int, int]:
-        """Line and column of ``offset`` (offsets are asked for in increasing order)."""
-        text, last = self.text, self._last
+    __slots__ = ("text", "line", "line_start", "last")
+
+    def __init__(self, text: str, offset: int = 0, line: int = 1, line_start: int = 0):
+        self.text, self.line, self.line_start, self.last = text, line, line_start, offset
+
+    def at(self, offset: int) -> tuple[int, int]:
+        last = self.last
         if offset >= last:
-            nl = text.count("\n", last, offset)
+            nl = self.text.count("\n", last, offset)
             if nl:
-                self._line += nl
-                self._line_start = text.rfind("\n", last, offset) + 1
-            self._last = offset
-            return self._line, offset - self._line_start
-        line = text.count("\n", 0, offset) + 1
-        return line, offset - (text.rfind("\n", 0, offset) + 1)
-
-    def add(self, kind: str, a: int, b: int) -> None:
-        line, col = self.pos(a)
-        tok = _new_token(Token, (kind, self.text[a:b], a, b, line, col))
-        self.tokens.append(tok)
-        if kind is not COMMENT and kind is not DOC:
-            self.code.append(tok)
-
-    def problem(self, offset: int, message: str) -> None:
+                self.line += nl
+                self.line_start = self.text.rfind("\n", last, offset) + 1
+            self.last = offset
+            return self.line, offset - self.line_start
         line = self.text.count("\n", 0, offset) + 1
-        self.problems.append(Problem(offset, line, offset - (self.text.rfind("\n", 0, offset) + 1), message))
+        return line, offset - (self.text.rfind("\n", 0, offset) + 1)
 
-    def run(self, i: int = 0, *, in_braces: bool = False) -> int:
-        """Lex from ``i``; inside an interpolation (``in_braces``) stop at the ``}`` closing it."""
-        text, n = self.text, len(self.text)
-        tokens, code = self.tokens, self.code
-        depth = 0
-        match, count, rfind, new = _TOKEN_RE.match, text.count, text.rfind, _new_token
-        while i < n:
-            m = match(text, i)
-            assert m is not None  # `.` or end of input always matches
-            kind = m.lastgroup
-            i, j = m.start(kind), m.end()  # type: ignore[arg-type]
-            if kind == "id":  # the hot path: `add` inlined
-                last = self._last
-                nl = count("\n", last, i)
-                if nl:
-                    self._line += nl
-                    self._line_start = rfind("\n", last, i) + 1
-                self._last = i
-                tok = new(Token, (IDENT, text[i:j], i, j, self._line, i - self._line_start))
-                tokens.append(tok)
-                code.append(tok)
-            elif kind == "sym":
-                s = m.group(kind)  # type: ignore[arg-type]
-                if in_braces and s == "{":
-                    depth += 1
-                elif in_braces and s == "}":
-                    if depth == 0:
-                        return i  # the caller lexes the string piece that starts here
-                    depth -= 1
-                last = self._last
-                nl = count("\n", last, i)
-                if nl:
-                    self._line += nl
-                    self._line_start = rfind("\n", last, i) + 1
-                self._last = i
-                tok = new(Token, (SYMBOL, s, i, j, self._line, i - self._line_start))
-                tokens.append(tok)
-                code.append(tok)
-            elif kind == "eof":
-                return n
-            elif kind == "lc":
-                self.add(COMMENT, i, j)
-            elif kind == "bc":
-                j = self._block_comment(i)
-            elif kind == "str":
-                j = self._interpolated(i) if _interpolation_at(code, i) else self._string(i)
-            elif kind == "raw":
-                hashes = j - i - 2
-                close = text.find('"' + "#" * hashes, j)
-                if close < 0:
-                    self.problem(i, "unterminated raw string literal")
-                    j = n
-                else:
-                    j = close + 1 + hashes
-                self.add(STRING, i, j)
-            elif kind == "num":
-                prev = tokens[-1] if tokens else None
-                if prev is not None and prev.end == i and prev.text == ".":  # a field index `x.2.1`: digits only
-                    j = _DIGITS_RE.match(text, i).end()  # type: ignore[union-attr]
-                self.add(NUMBER, i, j)
-            elif kind == "name":
-                self.add(NAME, i, j)
-            elif kind == "chr":
-                self.add(CHAR, i, j)
-            else:  # "#word": one token for a known `#` command (or any `#word` at the start of a line)
-                word = m.group(kind)[1:]  # type: ignore[arg-type]
-                if word in HASH_COMMANDS or (len(word) > 2 and (i == 0 or text[i - 1] == "\n")):
-                    self.add(SYMBOL, i, j)
-                else:
-                    j = i + 1
-                    self.add(SYMBOL, i, j)
-            i = j
-        return i
 
-    def _block_comment(self, i: int) -> int:
-        text = self.text
-        doc = text.startswith(("/--", "/-!"), i)
-        k = i + 3 if doc else i + 2
-        depth = 1
-        while depth:
-            m = _COMMENT_EDGE_RE.search(text, k)
-            if m is None:
-                self.problem(i, "unterminated comment")
-                k = len(text)
-                break
-            depth += 1 if m.group() == "/-" else -1
-            k = m.end()
-        self.add(DOC if doc else COMMENT, i, k)
-        return k
-
-    def _string(self, i: int) -> int:
-        m = _STRING_BODY_RE.match(self.text, i + 1)
-        if m is None:
-            self.problem(i, "unterminated string literal")
-            j = len(self.text)
-        else:
-            j = m.end()
-        self.add(STRING, i, j)
-        return j
-
-    def _interpolated(self, i: int) -> int:
-        """``s!"a{x}b"``: string pieces ``"a{`` and ``}b"`` with the code between them lexed as code."""
-        start = i
-        while True:
-            m = _INTERP_BODY_RE.match(self.text, start + 1)
-            if m is None:
-                self.problem(i, "unterminated string literal")
-                self.add(STRING, start, len(self.text))
-                return len(self.text)
-            self.add(STRING, start, m.end())
-            if m.group().endswith('"'):
-                return m.end()
-            start = self.run(m.end(), in_braces=True)
-            if start >= len(self.text):
-                self.problem(i, "unterminated string interpolation")
-                return start
+def _lex_code(text: str, i: int, stop: int, lines: _Lines, out: list[Token], limit: int = -1) -> None:
+    """Append the tokens of the code ``text[i:stop]`` (no comment, string or char literal in it) to ``out``
+    (at most ``limit`` of them)."""
+    match, new = _CODE_TOKEN_RE.match, _new_token
+    prev_end, prev_text = -1, ""
+    while limit:
+        m = match(text, i, stop)
+        kind = m.lastgroup  # type: ignore[union-attr]
+        if kind == "eof":
+            return
+        i, j = m.start(kind), m.end()  # type: ignore[union-attr,arg-type]
+        if kind == "id":
+            k = IDENT
+        elif kind == "sym":
+            k = SYMBOL
+        elif kind == "num":
+            k = NUMBER
+            if prev_end == i and prev_text == ".":  # a field index `x.2.1`: digits only
+                j = _DIGITS_RE.match(text, i).end()  # type: ignore[union-attr]
+        elif kind == "name":
+            k = NAME
+        else:  # "#word": one token for a known `#` command (or any `#word` at the start of a line)
+            k = SYMBOL
+            word = text[i + 1 : j]
+            if not (word in HASH_COMMANDS or (len(word) > 2 and (i == 0 or text[i - 1] == "\n"))):
+                j = i + 1
+        line, col = lines.at(i)
+        s = text[i:j]
+        out.append(new(Token, (k, s, i, j, line, col)))
+        prev_end, prev_text = j, s
+        i = j
+        limit -= 1
 
 
 # Where Lean reads a string literal as an interpolated string (`interpolatedStr(term)`, whose `{…}` hold terms
@@ -301,12 +239,13 @@ _INTERP_AFTER_TERMS = {
 }
 # ... and after `trace[cls]`, `aesop_trace[opt]`, `aesop_trace![opt]` (`WORD[` is one token in Lean).
 _INTERP_TRACES = frozenset({"trace", "aesop_trace", "aesop_trace!"})
+_INTERP_HINT = re.compile(r"!|throw|trace|dbg|Named|reportIssue")  # none of these before `"`: a plain string
 _TERM_KINDS = frozenset({IDENT, NUMBER, NAME, CHAR})
-_BACK_LIMIT = 256  # tokens looked back over for a bracketed argument
 
 
 def _interpolation_at(code: list[Token], i: int) -> bool:
-    """A string literal starting at offset ``i`` (after the code tokens ``code``) is an interpolated string.
+    """A string literal starting at offset ``i`` right after the code tokens ``code`` is an interpolated
+    string. (``code`` is what is written since the previous line's start or the last comment / string.)
 
     ``logInfo "{x}"`` is not one: `logInfo` is a function and its braces are plain characters."""
     if not code:
@@ -332,9 +271,9 @@ def _interpolation_at(code: list[Token], i: int) -> bool:
 
 
 def _open_of(code: Sequence[Token], k: int) -> int:
-    """Index of the bracket that the closing bracket ``code[k]`` closes (-1 if not found close by)."""
+    """Index of the bracket that the closing bracket ``code[k]`` closes (-1 if there is none)."""
     depth = 0
-    for x in range(k, max(-1, k - _BACK_LIMIT), -1):
+    for x in range(k, -1, -1):
         t = code[x]
         if t.kind != SYMBOL:
             continue
@@ -368,11 +307,144 @@ def _term_start(code: Sequence[Token], k: int) -> int:
         return k
 
 
+class _Skim:
+    """The comments, doc comments, strings (interpolated ones cut into pieces) and char literals of a text,
+    in order, with the problems Lean's reader would report. Code is stepped over by `_SKIM_RE`."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.regions: list[Token] = []
+        self.problems: list[Problem] = []
+        self.interpolated = False
+        self._lines = _Lines(text)
+        self._last_end = 0
+        self.run(0, braces=False)
+
+    def add(self, kind: str, a: int, b: int) -> None:
+        line, col = self._lines.at(a)
+        self.regions.append(_new_token(Token, (kind, self.text[a:b], a, b, line, col)))
+        self._last_end = b
+
+    def problem(self, offset: int, message: str) -> None:
+        line = self.text.count("\n", 0, offset) + 1
+        self.problems.append(Problem(offset, line, offset - (self.text.rfind("\n", 0, offset) + 1), message))
+
+    def run(self, i: int, *, braces: bool) -> int:
+        """Skim from ``i``; inside an interpolation (``braces``) stop at the ``}`` that closes it."""
+        text, n = self.text, len(self.text)
+        match = (_SKIM_BRACES_RE if braces else _SKIM_RE).match
+        depth = 0
+        while True:
+            m = match(text, i)
+            kind = m.lastgroup  # type: ignore[union-attr]
+            a = m.start(kind)  # type: ignore[union-attr,arg-type]
+            if kind == "eof":
+                return n
+            if (kind == "raw" or kind == "chr") and a > i and text[a - 1].isalnum():
+                glued = self._glued(i, a)  # after a number: `x.1.5e3'a'` is `x . 1 . 5 e3'a'`
+                if glued > a:
+                    i = glued
+                    continue
+            if kind == "lc" or kind == "chr":
+                j = m.end()  # type: ignore[union-attr]
+                self.add(COMMENT if kind == "lc" else CHAR, a, j)
+            elif kind == "bc":
+                j = self._block_comment(a)
+            elif kind == "str":
+                j = self._interpolated(a) if self._interpolation_here(a) else self._string(a)
+            elif kind == "raw":
+                hashes = m.end() - a - 2  # type: ignore[union-attr]
+                close = text.find('"' + "#" * hashes, m.end())  # type: ignore[union-attr]
+                if close < 0:
+                    self.problem(a, "unterminated raw string literal")
+                    j = n
+                else:
+                    j = close + 1 + hashes
+                self.add(STRING, a, j)
+            elif kind == "open":
+                depth += 1
+                j = a + 1
+            else:  # "close"
+                if depth == 0:
+                    return a  # the caller reads the string piece that starts here
+                depth -= 1
+                j = a + 1
+            i = j
+
+    def _block_comment(self, i: int) -> int:
+        text = self.text
+        doc = text.startswith(("/--", "/-!"), i)
+        k = i + 3 if doc else i + 2
+        depth = 1
+        while depth:
+            m = _COMMENT_EDGE_RE.search(text, k)
+            if m is None:
+                self.problem(i, "unterminated comment")
+                k = len(text)
+                break
+            depth += 1 if m.group() == "/-" else -1
+            k = m.end()
+        self.add(DOC if doc else COMMENT, i, k)
+        return k
+
+    def _string(self, i: int) -> int:
+        m = _STRING_BODY_RE.match(self.text, i + 1)
+        if m is None:
+            self.problem(i, "unterminated string literal")
+            j = len(self.text)
+        else:
+            j = m.end()
+        self.add(STRING, i, j)
+        return j
+
+    def _glued(self, i: int, a: int) -> int:
+        """``a`` follows a number the skim stepped over from ``i`` (a token boundary): the end of the
+        identifier that holds ``a`` when the exact token cut puts ``a`` inside one (``a`` itself if not)."""
+        text = self.text
+        ws = _SPACE_RE.search(text, a)
+        toks: list[Token] = []
+        _lex_code(text, i, ws.start() if ws else len(text), _Lines(text, i, 0, i), toks)
+        for t in toks:
+            if t.start < a < t.end:
+                return t.end
+            if t.start >= a:
+                break
+        return a
+
+    def _interpolation_here(self, i: int) -> bool:
+        """Decided on the code tokens from the start of the previous line (or the last comment / string)."""
+        text = self.text
+        w = text.rfind("\n", 0, i)
+        w = text.rfind("\n", 0, w) + 1 if w > 0 else 0
+        w = max(w, self._last_end)
+        if _INTERP_HINT.search(text, w, i) is None:
+            return False
+        code: list[Token] = []
+        _lex_code(text, w, i, _Lines(text, w, 0, w), code)
+        return _interpolation_at(code, i)
+
+    def _interpolated(self, i: int) -> int:
+        """``s!"a{x}b"``: string pieces ``"a{`` and ``}b"``; the code between them is skimmed as code."""
+        self.interpolated = True
+        start, n = i, len(self.text)
+        while True:
+            m = _INTERP_BODY_RE.match(self.text, start + 1)
+            if m is None:
+                self.problem(i, "unterminated string literal")
+                self.add(STRING, start, n)
+                return n
+            self.add(STRING, start, m.end())
+            if m.group().endswith('"'):
+                return m.end()
+            start = self.run(m.end(), braces=True)
+            if start >= n:
+                self.problem(i, "unterminated string interpolation")
+                return n
+
+
 def tokenize(text: str) -> list[Token]:
     """All tokens of ``text`` in order, comments and doc comments included (see `Token.is_code`)."""
-    lx = _Lexer(text)
-    lx.run()
-    return lx.tokens
+    return Source(text).tokens
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -387,7 +459,7 @@ def mask(text: str, *, comments: bool = True, strings: bool = True, tokens: Sequ
     (their delimiters kept), newlines kept: same length, same lines and columns."""
     out: list[str] = []
     done = 0
-    for t in tokens if tokens is not None else tokenize(text):
+    for t in tokens if tokens is not None else _Skim(text).regions:
         if t.kind in (COMMENT, DOC):
             if not comments:
                 continue
@@ -406,7 +478,8 @@ def mask(text: str, *, comments: bool = True, strings: bool = True, tokens: Sequ
             continue
         if b > a:
             out.append(text[done:a])
-            out.append(_NON_NEWLINE.sub(" ", text[a:b]))
+            s = text[a:b]
+            out.append(_NON_NEWLINE.sub(" ", s) if "\n" in s else " " * len(s))
             done = b
     out.append(text[done:])
     return "".join(out)
@@ -458,6 +531,7 @@ HASH_COMMANDS = frozenset(
         "exact?", "norm_cast",
     ]
 )
+
 # Command keywords that also exist inside proofs as `open … in tac` / `set_option … in tac`.
 _DUAL_USE = frozenset({"open", "set_option"})
 # Keywords never seen inside brackets outside quotations (`(lemma := foo)` is an argument of irreducible_def)
@@ -485,6 +559,52 @@ def is_command_start(tok: Token) -> bool:
     if tok.kind == SYMBOL:
         return tok.text == "@[" or (tok.text.startswith("#") and len(tok.text) > 1 and tok.text[1].isalpha())
     return tok.kind == DOC
+
+
+def _word_alternation(words: Sequence[str]) -> str:
+    """A regex matching exactly ``words``, as a trie (one branch per letter, not one per word)."""
+    trie: dict[str, Any] = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        alts = [re.escape(ch) + emit(sub) for ch, sub in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return emit(trie)
+
+
+_SPECIALS = r"(?P<lc>--[^\n]*)|(?P<bc>/-)|(?P<str>\")|(?P<raw>r#*\")|(?P<chr>'" + _CHR_BODY + ")"
+_SKIM_RE = re.compile(_code_run("") + f"(?:{_SPECIALS}|(?P<eof>\\Z))", re.S)
+_SKIM_BRACES_RE = re.compile(_code_run("{}") + f"(?:{_SPECIALS}|(?P<open>\\{{)|(?P<close>\\}})|(?P<eof>\\Z))", re.S)
+
+
+# Read on `Source._skel` (the masked text, escaped identifiers and interpolation braces blanked too). A word
+# counts where an identifier token of exactly that text starts: not inside an identifier, not after `.` (a
+# field: `(x).end`) unless the `.` belongs to `..` / `|>.`, not continued by `.name`. A letter that cannot end
+# a number rules a word out at once; after a digit, a hex letter, `!`, `?`, `'` or a subscript the code is cut
+# into tokens to know (`2end`, `0x1Fend`, `⁻¹'theorem`, `'a'end`, `₁end` are a keyword; `x2end`, `h'end` not).
+_HIT_BEFORE = f"(?:(?<![G-Zg-z_{_LETTERLIKE}.`])|(?<=\\.\\.)|(?<=\\|>\\.))"
+_AFTER_WORD = f"(?![{_ID_REST}])(?!\\.[{_ID_FIRST}«])"
+_CHECK_BEFORE_RE = re.compile(f"[0-9a-fA-F!?'{_SUBSCRIPT}]")
+_HIT_RE = re.compile(
+    f"{_HIT_BEFORE}(?P<kw>{_word_alternation(sorted(_START_WORDS))}){_AFTER_WORD}"
+    r"|(?P<hash>#[A-Za-z_][A-Za-z0-9_!?]*)"
+)
+_BRACKET_RE = re.compile(r"@\[|%\[|#\[|``?\(|`\[|\$\(|[([{⦃⟨⟦⁅‹)\]}⦄⟩⟧⁆›]")
+_OPEN_CHARS = "([{⦃⟨⟦⁅‹"
+_CLOSE_CHARS = ")]}⦄⟩⟧⁆›"
+_OPEN_CLASS, _CLOSE_CLASS = re.escape(_OPEN_CHARS), re.escape(_CLOSE_CHARS)
+_IN_RE = re.compile(f"(?<![{_ID_REST}.`])in{_AFTER_WORD}")
+_NON_SPACE_RE = re.compile(r"\S")
+_SPACE_RE = re.compile(r"\s")
+_PRIORITY_RE = re.compile(rf"\(\s*priority{_AFTER_WORD}")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -517,18 +637,33 @@ class Header:
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """One top-level command: code tokens ``first..last`` (inclusive) of `Source.code`.
+    """One top-level command: the code from ``code_start`` (its first code token) to ``end``.
 
     ``kind`` is the word that decides what it is (``theorem``, ``namespace``, ``open``, ``#eval``, ``@[``…
     when nothing follows the attributes). ``in_prefix``: it ends in ``in`` and applies to the next command.
+    ``first`` / ``last``: its first and last code tokens as indices of `Source.code`.
     """
 
     kind: str
-    first: int
-    last: int
     start: int  # offset of the first token (a doc comment included)
     end: int  # offset just after the last token
     in_prefix: bool = False
+    code_start: int = 0  # offset of the first code token
+    _source: Any = field(default=None, repr=False, compare=False)
+    _keyword: int = field(default=-1, repr=False, compare=False)  # offset of the word that decided ``kind``
+
+    @property
+    def first(self) -> int:
+        return self._source._code_index(self.code_start)
+
+    @property
+    def last(self) -> int:
+        return self._source._code_index(self.end) - 1
+
+    @property
+    def tokens(self) -> list[Token]:
+        """Its code tokens (cut from the text on demand, without cutting the whole file)."""
+        return self._source.code_between(self.code_start, self.end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -555,9 +690,16 @@ class Declaration:
     column: int  # of ``head``, code points
     end_line: int  # of the last token
     opens: tuple[str, ...] = ()  # namespaces open where it was written (``open … in`` included)
-    tokens: tuple[int, int] = (0, 0)  # code token range [first, last] in `Source.code`
     in_mutual: bool = False
     outer_start: int = 0  # start of the ``open … in`` / ``set_option … in`` prefixes (``start`` if none)
+    code_start: int = 0  # offset of the command's first code token
+    _source: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def tokens(self) -> tuple[int, int]:
+        """Its code token range [first, last] in `Source.code`."""
+        src = self._source
+        return src._code_index(self.code_start), src._code_index(self.end) - 1
 
     @property
     def is_theorem(self) -> bool:
@@ -599,34 +741,147 @@ class _Scope:
     opens: list[str] = field(default_factory=list)
 
 
+class _Item(NamedTuple):
+    """A command keyword, a `#` command or an ``@[`` in the text (``close``: offset after the ``]`` of an ``@[``)."""
+
+    start: int
+    end: int
+    text: str
+    kind: str  # "kw" | "hash" | "@["
+    close: int = -1
+
+
 class Source:
     """A scanned Lean file (or fragment). Everything is computed once, on first use."""
 
     def __init__(self, text: str):
         self.text = text
-        lx = _Lexer(text)
-        lx.run()
-        self.tokens: list[Token] = lx.tokens
-        self.problems: list[Problem] = lx.problems
-        self.code: list[Token] = lx.code
+        sk = _Skim(text)
+        self._regions = sk.regions
+        self._interpolated = sk.interpolated
+        self.problems: list[Problem] = sk.problems
+
+    # -- tokens ------------------------------------------------------------------------------------
+
+    @cached_property
+    def tokens(self) -> list[Token]:
+        """Every token, comments and doc comments included."""
+        text = self.text
+        out: list[Token] = []
+        lines = _Lines(text)
+        i = 0
+        for r in self._regions:
+            if r.start > i:
+                _lex_code(text, i, r.start, lines, out)
+            out.append(r)
+            i = r.end
+        if i < len(text):
+            _lex_code(text, i, len(text), lines, out)
+        return out
+
+    @cached_property
+    def code(self) -> list[Token]:
+        """The tokens that are not comments."""
+        return [t for t in self.tokens if t.kind is not COMMENT and t.kind is not DOC]
+
+    def code_between(self, a: int, b: int) -> list[Token]:
+        """The code tokens that start in ``[a, b)`` (``a`` a token start), cut from the text on demand."""
+        if "code" in self.__dict__:
+            code = self.code
+            return code[bisect_left(self._code_starts, a) : bisect_left(self._code_starts, b)]
+        return list(self._iter_code(a, b))
+
+    def _iter_code(self, a: int, b: int, limit: int = -1) -> Iterator[Token]:
+        """Code tokens from offset ``a`` (a token start, or whitespace before one) to ``b``, at most ``limit``."""
+        text, regions, starts = self.text, self._regions, self._region_starts
+        r = bisect_left(starts, a)
+        if r > 0 and regions[r - 1].end > a:  # `a` inside a region: start at that region
+            r -= 1
+            a = regions[r].start
+        line, col = self.line_col(a)
+        lines = _Lines(text, a, line, a - col)
+        i, n = a, 0
+        while i < b and n != limit:
+            stop = regions[r].start if r < len(regions) else len(text)
+            if i < stop:
+                buf: list[Token] = []
+                _lex_code(text, i, min(stop, b), lines, buf, -1 if limit < 0 else limit - n)
+                for t in buf:
+                    yield t
+                n += len(buf)
+                i = stop
+                continue
+            t = regions[r]
+            r += 1
+            i = t.end
+            if t.kind is not COMMENT and t.kind is not DOC:
+                yield t
+                n += 1
+
+    def _code_after(self, pos: int, count: int) -> list[Token]:
+        return list(self._iter_code(pos, len(self.text), count))
+
+    def _code_index(self, offset: int) -> int:
+        """Index in `code` of the first code token starting at or after ``offset``."""
+        return bisect_left(self._code_starts, offset)
+
+    @cached_property
+    def _code_starts(self) -> list[int]:
+        return [t.start for t in self.code]
+
+    @cached_property
+    def _region_starts(self) -> list[int]:
+        return [t.start for t in self._regions]
 
     # -- derived views -------------------------------------------------------------------------
 
     @cached_property
     def masked(self) -> str:
-        return mask(self.text, tokens=self.tokens)
+        return mask(self.text, tokens=self._regions)
 
     @cached_property
     def uncommented(self) -> str:
-        return mask(self.text, strings=False, tokens=self.tokens)
+        return mask(self.text, strings=False, tokens=self._regions)
+
+    @cached_property
+    def _skel(self) -> str:
+        """`masked` with what must not be read as code blanked too: the braces of interpolated strings, the
+        contents of unterminated strings, the ``#`` of raw strings (``r#"…"#eval`` has no ``#eval``), ``«»``
+        identifiers (``\\x01``: not a letter, not a space)."""
+        masked, text = self.masked, self.text
+        if not self._interpolated and not self.problems and "«" not in text and 'r#"' not in text:
+            return masked
+        chars = list(masked)
+        for t in self._regions:
+            if t.kind is STRING and (
+                t.text[:1] == "}" or t.text[-1:] == "{" or not t.text.endswith('"') or t.text.startswith("r#")
+            ):
+                for k in range(t.start, t.end):
+                    if chars[k] != "\n":
+                        chars[k] = '"'
+        out = "".join(chars)
+        if "«" in text:
+            out = re.sub("«[^»]*»", lambda m: "\x01" * len(m.group()), out)
+        return out
 
     @cached_property
     def header(self) -> Header:
-        return _parse_header(self.code)
+        text = self.text
+        cut = len(text)
+        skel = self._skel
+        for m in _HIT_RE.finditer(skel):
+            a = m.start()
+            if m.group() in ("import", "prelude", "public", "meta"):
+                continue
+            if m.lastgroup == "kw" and a > 0 and _CHECK_BEFORE_RE.match(skel, a - 1) and not self._token_starts_at(a):
+                continue  # inside an identifier (`import α!example`)
+            cut = a
+            break
+        return _parse_header(self.code_between(0, cut))
 
     @cached_property
     def commands(self) -> list[Command]:
-        return _split_commands(self.code, self.header, self.tokens)
+        return _split_commands(self)
 
     @cached_property
     def declarations(self) -> list[Declaration]:
@@ -647,29 +902,22 @@ class Source:
     def set_options(self) -> list[SetOption]:
         """Every ``set_option NAME VALUE`` in the text, wherever it is (commands, prefixes, proofs)."""
         out: list[SetOption] = []
-        code = self.code
-        owner: list[Command | None] = [None] * len(code)
-        for c in self.commands:
-            for k in range(c.first, c.last + 1):
-                owner[k] = c
-        for i, t in enumerate(code):
-            if not t.is_word("set_option"):
+        firsts = {c.code_start: c for c in self.commands}
+        for it in self._items:
+            if it.text != "set_option" or it.kind != "kw":
                 continue
-            name = ".".join(code[i + 1].parts) if i + 1 < len(code) and code[i + 1].kind == IDENT else ""
-            value = code[i + 2].text if i + 2 < len(code) else ""
-            c = owner[i]
-            scope = ("in" if c.in_prefix else "command") if c is not None and c.first == i else "proof"
-            out.append(SetOption(name, value, t.start, scope))
+            nxt = self._code_after(it.end, 2)
+            name = ".".join(nxt[0].parts) if nxt and nxt[0].kind == IDENT else ""
+            value = nxt[1].text if len(nxt) > 1 else ""
+            c = firsts.get(it.start)
+            scope = ("in" if c.in_prefix else "command") if c is not None else "proof"
+            out.append(SetOption(name, value, it.start, scope))
         return out
 
     @cached_property
     def opens(self) -> list[Open]:
         """``open`` commands (not those inside proofs), in order."""
-        return [
-            Open(tuple(_open_names(self.code[c.first + 1 : c.last + 1])), c.start, c.in_prefix)
-            for c in self.commands
-            if c.kind == "open"
-        ]
+        return [Open(tuple(_open_names(c.tokens[1:])), c.start, c.in_prefix) for c in self.commands if c.kind == "open"]
 
     def line_col(self, offset: int) -> tuple[int, int]:
         """(1-based line, code-point column) of an offset."""
@@ -682,8 +930,83 @@ class Source:
         return [0] + [m.end() for m in re.finditer("\n", self.text)]
 
     @cached_property
-    def _docs(self) -> dict[int, Token]:
-        return {t.start: t for t in self.tokens if t.kind == DOC}
+    def _items(self) -> list[_Item]:
+        """Command keywords and ``#`` commands after the header (where a token of that text starts)."""
+        skel, text = self._skel, self.text
+        out: list[_Item] = []
+        for m in _HIT_RE.finditer(skel, self.header.end):
+            a = m.start()
+            if m.lastgroup == "hash":
+                word = m.group()[1:]
+                if word in HASH_COMMANDS or (len(word) > 2 and (a == 0 or text[a - 1] == "\n")):
+                    out.append(_Item(a, m.end(), m.group(), "hash"))
+                    continue
+                m = _HIT_RE.match(skel, a + 1)  # `#` alone, then maybe a command word (`#axiom`)
+                if m is None or m.lastgroup != "kw":
+                    continue
+                a = a + 1
+            elif a > 0 and _CHECK_BEFORE_RE.match(skel, a - 1) and not self._token_starts_at(a):
+                continue
+            out.append(_Item(a, m.end(), m.group(), "kw"))
+        return out
+
+    def _token_starts_at(self, a: int) -> bool:
+        """A token starts at ``a`` (a word glued to what is before it): cut the code from a sure token
+        boundary (whitespace outside comments, strings and ``«»``, or the end of the last of those)."""
+        skel = self._skel
+        r = a
+        while r > 0 and not skel[r - 1].isspace():
+            r -= 1
+        k = bisect_left(self._region_starts, a) - 1
+        if k >= 0 and self._regions[k].end > r:
+            r = self._regions[k].end
+        toks: list[Token] = []
+        _lex_code(self.text, r, a + 1, _Lines(self.text, r, 0, r), toks)
+        return any(t.start == a for t in toks)
+
+    def _doc_before(self, a: int) -> Token | None:
+        """The ``/--`` doc comment right before the code token at ``a`` (only comments between)."""
+        regions, text = self._regions, self.text
+        r = bisect_left(self._region_starts, a) - 1
+        cur = a
+        while r >= 0:
+            t = regions[r]
+            if text[t.end : cur].strip():
+                return None
+            if t.kind is DOC:
+                return t if t.text.startswith("/--") else None
+            if t.kind is not COMMENT:
+                return None
+            cur = t.start
+            r -= 1
+        return None
+
+    def _code_end(self, a: int, b: int) -> int:
+        """Offset just after the last code token in ``[a, b)`` (``a`` itself when there is none)."""
+        e = a + len(self._skel[a:b].rstrip())
+        r = bisect_right(self._region_starts, e - 1) - 1  # an unterminated string runs to the end of the text
+        if r >= 0 and self._regions[r].end > e and self._regions[r].kind in (STRING, CHAR):
+            e = self._regions[r].end
+        return e
+
+    def _last_line(self, e: int) -> int:
+        """Line of the last code token that ends at ``e``."""
+        r = bisect_right(self._region_starts, e - 1) - 1
+        if r >= 0 and self._regions[r].end >= e:
+            return self._regions[r].line
+        return self.line_col(e - 1)[0]
+
+    def _close_of(self, a: int, b: int) -> int:
+        """Offset just after the bracket that closes the one opening at ``a`` (``b`` if none before it)."""
+        depth = 0
+        for m in _BRACKET_RE.finditer(self._skel, a, b):
+            if m.group()[-1] in _OPEN_CHARS:
+                depth += 1
+            else:
+                depth -= 1
+                if depth == 0:
+                    return m.end()
+        return b
 
     @cached_property
     def _scopes(self) -> tuple[list[Declaration], list[str], list[tuple[Command, str, tuple[str, ...]]]]:
@@ -742,164 +1065,184 @@ def _parse_header(code: Sequence[Token]) -> Header:
 # Commands
 
 
-def _header_token_count(code: Sequence[Token], header: Header) -> int:
-    k = 0
-    while k < len(code) and code[k].end <= header.end:
-        k += 1
-    return k
-
-
-def _split_commands(code: Sequence[Token], header: Header, tokens: Sequence[Token]) -> list[Command]:
-    """Cut the code tokens after the header into commands (see the module docstring)."""
-    n = len(code)
-    k0 = _header_token_count(code, header)
-    starts: list[int] = []
-    stack: list[str] = []  # open brackets ("attr" for the brackets of `@[` and `attribute [`)
+def _split_commands(src: Source) -> list[Command]:
+    """Cut the code after the header into commands (see the module docstring): one pass over the command
+    keywords and the brackets of `Source._skel`, keeping the stack of open brackets."""
+    skel, text = src._skel, src.text
+    h_end = src.header.end
+    items = src._items
+    n_items = len(items)
+    starts: list[int] = []  # offsets of the first code token of each command
+    stack: list[str] = []  # open brackets ("@[" and "attr" for `attribute [`)
     head = False  # in a command's head (attributes, modifiers, `class`): the next keyword belongs to it
-    for i in range(k0, n):
-        t = code[i]
-        s = t.text
-        if (t.kind == IDENT and s not in _START_WORDS) or (t.kind != IDENT and t.kind != SYMBOL):
+    last_end = h_end  # end of the last keyword or bracket handled
+    last_word = ""  # that keyword, if it was one
+    closes: dict[int, int] = {}  # `@[` → offset after its `]`
+    at_open: list[int] = []  # offsets of the `@[` on the stack
+    ii = 0
+
+    def plain_between(a: int, b: int) -> bool:  # a token that is neither a keyword nor a bracket
+        return b > a and _NON_SPACE_RE.search(skel, a, b) is not None
+
+    def keyword(it: _Item) -> None:
+        nonlocal head, last_end, last_word
+        if head and plain_between(last_end, it.start):
             head = False
-            continue
-        nxt = code[i + 1] if i + 1 < n else None
-        if t.kind == SYMBOL and _OPEN_BRACKETS.get(s):
-            attr = s == "@[" or (s == "[" and i > 0 and code[i - 1].is_word("attribute", "scoped"))
-            if s == "@[" and not stack and not head:
-                starts.append(i)
-            stack.append("attr" if attr else s)
-            continue
-        if t.kind == SYMBOL and s in _CLOSE_BRACKETS:
-            if stack:
-                top = stack.pop()
-                head = top == "attr" and not stack and s == "]" and _opens_head(code, i)
-            continue
-        if t.kind == IDENT and i > 0 and code[i - 1].end == t.start and code[i - 1].text == ".":
-            head = False  # `(x).end`, `.end`: a raw identifier after `.`, never a keyword
-            continue
+        last_end, last_word = it.end, it.text if it.kind == "kw" else ""
+        w = it.text
         if stack:
-            if _is_hard_keyword(t) and not any(b in _QUOTATIONS or b == "attr" for b in stack):
-                # a declaration keyword cannot be inside brackets: Lean's parser stopped before it (an error
-                # in the text) and its error recovery starts a command here; so do we
+            if (
+                w in _HARD_KEYWORDS
+                and it.kind == "kw"
+                and not any(x in _QUOTATIONS or x in ("@[", "attr") for x in stack)
+            ):
+                # a declaration keyword cannot be inside brackets: Lean's parser stopped before it (an error in
+                # the text) and its error recovery starts a command here; so do we
                 stack.clear()
-                starts.append(i)
+                at_open.clear()
+                starts.append(it.start)
                 head = False
-            continue
-        if _starts_command(t, nxt):
+            return
+        if _starts_command(it, ii + 1 < n_items and items[ii + 1] or None, skel, text):
             if not head:
-                starts.append(i)
-            head = t.kind == IDENT and (t.text in MODIFIERS or t.text in ("class", "deriving", "snip"))
+                starts.append(it.start)
+            head = it.kind == "kw" and (w in MODIFIERS or w in ("class", "deriving", "snip"))
         else:
             head = False
-    bounds = [(a, (starts[j + 1] - 1) if j + 1 < len(starts) else n - 1) for j, a in enumerate(starts)]
-    if k0 < n and (not starts or starts[0] > k0):
-        bounds.insert(0, (k0, (starts[0] - 1) if starts else n - 1))
+
+    for m in _BRACKET_RE.finditer(skel, h_end):
+        b = m.start()
+        while ii < n_items and items[ii].start < b:
+            keyword(items[ii])
+            ii += 1
+        if head and plain_between(last_end, b):
+            head = False
+        s = m.group()
+        if s in _CLOSE_CHARS:
+            if stack:
+                top = stack.pop()
+                if top == "@[":
+                    closes[at_open.pop()] = b + 1
+                head = top == "@[" and not stack and s == "]"
+        elif s == "@[":
+            if not stack and not head:
+                starts.append(b)
+            stack.append(s)
+            at_open.append(b)
+        elif s == "[" and last_word in ("attribute", "scoped") and not plain_between(last_end, b):
+            stack.append("attr")
+        else:
+            stack.append(s)
+        last_end, last_word = m.end(), ""
+    while ii < n_items:
+        keyword(items[ii])
+        ii += 1
+
+    # the text between the header and the first command keyword, if any, is a command of its own
+    first = _NON_SPACE_RE.search(skel, h_end)
+    if first is not None and (not starts or first.start() < starts[0]):
+        starts.insert(0, first.start())
+    bounds = [(a, starts[j + 1] if j + 1 < len(starts) else len(text)) for j, a in enumerate(starts)]
     merged: list[tuple[int, int]] = []
     for a, b in bounds:
-        if merged and _continues_previous(code, a, b):
+        if merged and _continues_previous(src, a, b):
             merged[-1] = (merged[-1][0], b)
         else:
             merged.append((a, b))
 
-    doc_before = _doc_before(tokens)
+    by_start = {it.start: k for k, it in enumerate(items)}
     out: list[Command] = []
     for a, b in merged:
-        kind = _command_kind(code, a, b)
-        in_prefix = code[b].is_word("in") and kind not in DECL_KINDS
-        d = doc_before.get(code[a].start)
-        out.append(Command(kind, a, b, d.start if d is not None else code[a].start, code[b].end, in_prefix))
+        e = src._code_end(a, b)
+        kind, kw = _command_kind(src, a, e, items, by_start, closes)
+        in_prefix = kind not in DECL_KINDS and _ends_in_in(skel, a, e)
+        d = src._doc_before(a)
+        out.append(Command(kind, d.start if d is not None else a, e, in_prefix, a, src, kw))
     return out
 
 
-def _opens_head(code: Sequence[Token], close: int) -> bool:
-    """The ``]`` at ``close`` ends an ``@[…]`` (not ``attribute […]``): a declaration follows."""
-    depth = 0
-    for k in range(close, -1, -1):
-        s = code[k].text
-        if code[k].kind != SYMBOL:
-            continue
-        if s in _CLOSE_BRACKETS:
-            depth += 1
-        elif _OPEN_BRACKETS.get(s):
-            depth -= 1
-            if depth == 0:
-                return s == "@["
-    return False
-
-
-def _starts_command(t: Token, nxt: Token | None) -> bool:
-    if not is_command_start(t):
-        return False
-    if t.kind == IDENT and t.text in MODIFIERS:
+def _starts_command(it: _Item, nxt: _Item | None, skel: str, text: str) -> bool:
+    """``it`` (a keyword or ``#`` command outside brackets) starts a command; ``nxt`` is the item after it."""
+    w = it.text
+    if it.kind == "hash":
+        if w == "#adaptation_note":  # also a tactic and a term: a command only at the start of a line
+            return it.start == 0 or text[it.start - 1] == "\n"
+        return True
+    adjacent = nxt is not None and nxt.kind == "kw" and _NON_SPACE_RE.search(skel, it.end, nxt.start) is None
+    if w in MODIFIERS:
         # `open scoped Foo`, `open private x in`: a modifier starts a command only before a keyword
-        return nxt is not None and (
-            (nxt.kind == IDENT and (nxt.text in COMMAND_KEYWORDS or nxt.text in MODIFIERS))
-            or (t.text == "scoped" and nxt.text == "[")
-        )
-    if t.is_word("deriving"):
-        return nxt is not None and nxt.is_word("instance")
-    if t.text == "#adaptation_note":  # also a tactic and a term: a command only at the start of a line
-        return t.column == 0
+        if adjacent:
+            return True
+        if w == "scoped":
+            m = _NON_SPACE_RE.search(skel, it.end)
+            return m is not None and skel[m.start()] == "["
+        return False
+    if w == "deriving":
+        return adjacent and nxt.text == "instance"  # type: ignore[union-attr]
     return True
 
 
-def _is_hard_keyword(t: Token) -> bool:
-    return t.kind == IDENT and t.text in _HARD_KEYWORDS
-
-
-def _continues_previous(code: Sequence[Token], a: int, b: int) -> bool:
+def _continues_previous(src: Source, a: int, b: int) -> bool:
     """``open X in tac`` / ``set_option o v in tac`` inside a proof: the `in` is followed by no command."""
-    t = code[a]
-    if not (t.kind == IDENT and t.text in _DUAL_USE):
+    skel = src._skel
+    m = _HIT_RE.match(skel, a)
+    if m is None or m.group() not in _DUAL_USE:
         return False
-    for k in range(a + 1, b + 1):
-        if code[k].is_word("in"):
-            return k < b  # something after `in` that is not a command: a tactic or a term
-    return False
+    e = src._code_end(a, b)
+    k = _IN_RE.search(skel, m.end(), e)
+    return k is not None and _NON_SPACE_RE.search(skel, k.end(), e) is not None
 
 
-def _command_kind(code: Sequence[Token], a: int, b: int) -> str:
-    k = a
-    while k <= b:
-        t = code[k]
-        if t.kind == SYMBOL and t.text == "@[":
-            depth = 0
-            while k <= b:
-                if code[k].kind == SYMBOL and code[k].text in _OPEN_BRACKETS:
-                    depth += 1
-                elif code[k].kind == SYMBOL and code[k].text in _CLOSE_BRACKETS:
-                    depth -= 1
-                    if depth == 0:
-                        break
-                k += 1
-            k += 1
+def _ends_in_in(skel: str, a: int, e: int) -> bool:
+    return e - a >= 2 and _IN_RE.match(skel, e - 2, e) is not None
+
+
+def _command_kind(
+    src: Source, a: int, e: int, items: list[_Item], by_start: dict[int, int], closes: dict[int, int]
+) -> tuple[str, int]:
+    """The word that decides what the command at ``a`` is (after its attributes and modifiers), and where."""
+    skel = src._skel
+    pos = a
+    k = by_start.get(a)
+    if k is None and skel.startswith("@[", a):
+        k = -1
+    while pos < e:
+        if skel.startswith("@[", pos):
+            close = closes.get(pos, e)
+            nxt = _NON_SPACE_RE.search(skel, close, e)
+            if nxt is None:
+                break
+            pos = nxt.start()
+            k = by_start.get(pos)
             continue
-        if t.kind == IDENT and t.text in MODIFIERS:
-            k += 1
+        if k is None or k < 0 or items[k].start != pos:
+            break
+        it = items[k]
+        if it.kind == "hash":
+            return it.text, it.start
+        w = it.text
+        if w in MODIFIERS:
+            nxt = _NON_SPACE_RE.search(skel, it.end, e)
+            if nxt is None:
+                break
+            pos = nxt.start()
+            k = by_start.get(pos)
             continue
-        if t.kind == IDENT and t.text == "class" and k + 1 <= b and code[k + 1].is_word("inductive"):
-            return "class inductive"
-        if t.kind == IDENT and t.text in COMMAND_KEYWORDS:
-            return t.text
-        if t.kind == SYMBOL and t.text.startswith("#"):
-            return t.text
+        if w == "class":
+            nk = k + 1
+            nxt = items[nk] if nk < len(items) else None
+            if nxt is not None and nxt.text == "inductive" and _NON_SPACE_RE.search(skel, it.end, nxt.start) is None:
+                return "class inductive", it.start
+        if w in COMMAND_KEYWORDS:
+            return w, it.start
         break
-    first = code[a]
-    return first.text if first.kind in (IDENT, SYMBOL) else "?"
-
-
-def _doc_before(tokens: Sequence[Token]) -> dict[int, Token]:
-    """Offset of a code token → the ``/--`` doc comment directly before it (only comments between)."""
-    out: dict[int, Token] = {}
-    last_doc: Token | None = None
-    for t in tokens:
-        if t.kind == DOC:
-            last_doc = t if t.text.startswith("/--") else None
-        elif t.kind != COMMENT:
-            if last_doc is not None:
-                out[t.start] = last_doc
-            last_doc = None
-    return out
+    if skel.startswith("@[", a):
+        return "@[", -1
+    k = by_start.get(a)
+    if k is not None:
+        return items[k].text, -1
+    toks = src._code_after(a, 1)
+    return (toks[0].text if toks and toks[0].kind in (IDENT, SYMBOL) else "?"), -1
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -927,17 +1270,17 @@ def _open_names(toks: Sequence[Token]) -> list[str]:
     return out
 
 
-def _scope_names(code: Sequence[Token], c: Command) -> list[str]:
-    k = c.first
-    while k <= c.last and not code[k].is_word("namespace", "section", "end"):
-        k += 1
-    if k + 1 <= c.last and code[k + 1].kind == IDENT and code[k + 1].line == code[k].line:
-        return list(written_parts(code[k + 1].text))  # `section A.B` opens two scopes too (Lean's addScopes)
+def _scope_names(src: Source, c: Command) -> list[str]:
+    """``namespace A.B`` / ``section A.B`` / ``end A.B`` → ``["A", "B"]`` (Lean's addScopes: two scopes)."""
+    if c._keyword < 0:
+        return []
+    kw = src._code_after(c._keyword, 2)
+    if len(kw) == 2 and kw[1].kind == IDENT and kw[1].start < c.end and kw[1].line == kw[0].line:
+        return list(written_parts(kw[1].text))
     return []
 
 
 def _declarations(src: Source) -> tuple[list[Declaration], list[str], list[tuple[Command, str, tuple[str, ...]]]]:
-    code = src.code
     stack: list[_Scope] = []
     root_opens: list[str] = []
     temp_opens: list[str] = []
@@ -960,18 +1303,18 @@ def _declarations(src: Source) -> tuple[list[Declaration], list[str], list[tuple
         if c.in_prefix and prefix_start is None:
             prefix_start = c.start
         if kind == "namespace":
-            for part in _scope_names(code, c):
+            for part in _scope_names(src, c):
                 stack.append(_Scope("namespace", part))
             namespaces.append(namespace())
         elif kind == "section":
-            for part in _scope_names(code, c) or [""]:
+            for part in _scope_names(src, c) or [""]:
                 stack.append(_Scope("section", part))
         elif kind == "mutual":
             stack.append(_Scope("mutual", ""))
         elif kind == "end":
-            _end_scope(stack, _scope_names(code, c))
+            _end_scope(stack, _scope_names(src, c))
         elif kind == "open":
-            names = _open_names(code[c.first + 1 : c.last + 1])
+            names = _open_names(c.tokens[1:])
             if c.in_prefix:
                 temp_opens.extend(names)
             elif stack:
@@ -1017,13 +1360,13 @@ def _skip_brackets(code: Sequence[Token], k: int, last: int) -> int:
     return k
 
 
-def _attribute_texts(src: Source, a: int, b: int) -> list[str]:
-    """The attributes of ``@[ … ]`` spanning code tokens ``a..b`` (``a`` is ``@[``, ``b`` its ``]``)."""
-    code = src.code
+def attribute_texts(tokens: Sequence[Token]) -> list[str]:
+    """The attributes of ``@[ … ]`` / ``attribute [ … ]`` from the code tokens between the brackets:
+    each one's tokens joined by a space (``simp``, ``to_additive (attr := simp) foo``)."""
     out: list[str] = []
     cur: list[Token] = []
     depth = 0
-    for t in code[a + 1 : b]:
+    for t in tokens:
         if t.kind == SYMBOL and t.text in _OPEN_BRACKETS:
             depth += 1
         elif t.kind == SYMBOL and t.text in _CLOSE_BRACKETS:
@@ -1042,67 +1385,74 @@ def _attribute_texts(src: Source, a: int, b: int) -> list[str]:
 def _declaration(
     src: Source, c: Command, ns: str, opens: tuple[str, ...], in_mutual: bool, outer_start: int
 ) -> list[Declaration]:
-    code = src.code
-    k, last = c.first, c.last
+    skel = src._skel
+    e = c.end
     attrs: list[str] = []
     mods: list[str] = []
     head: int | None = None
-    while k <= last:
-        t = code[k]
-        if t.kind == SYMBOL and t.text == "@[":
-            e = _skip_brackets(code, k, last)
-            attrs.extend(_attribute_texts(src, k, e - 1))
-            k = e
-            continue
-        if t.kind == IDENT and t.text in MODIFIERS:
-            mods.append(t.text)
-            head = t.start if head is None else head
-            k += 1
-            continue
-        break
-    if k > last:
-        return []
-    kw_tok = code[k]
-    kind = kw_tok.text
-    head = kw_tok.start if head is None else head
-    k += 1
-    if kind == "class" and k <= last and code[k].is_word("inductive"):
-        kind, k = "class inductive", k + 1
-    if kind == "instance" and k <= last and code[k].text == "(" and k + 1 <= last and code[k + 1].is_word("priority"):
-        k = _skip_brackets(code, k, last)
-    doc_tok = src._docs.get(c.start)
+    # the head: `@[…]` groups and modifiers up to the keyword (`_command_kind` found the keyword at `_keyword`)
+    pos = c.code_start
+    while pos < c._keyword:
+        if skel.startswith("@[", pos):
+            close = src._close_of(pos, e)
+            attrs.extend(attribute_texts(src.code_between(pos + 2, close - 1)))
+            pos = close
+        else:
+            w = _IDENT_RE.match(src.text, pos)
+            assert w is not None and w.group() in MODIFIERS
+            mods.append(w.group())
+            head = pos if head is None else head
+            pos = w.end()
+        nxt = _NON_SPACE_RE.search(skel, pos, e)
+        pos = nxt.start() if nxt is not None else e
+    kw = c._keyword
+    kind = "class inductive" if c.kind == "class inductive" else _IDENT_RE.match(src.text, kw).group()  # type: ignore[union-attr]
+    head = kw if head is None else head
+    k = kw + (len("class") if kind == "class inductive" else len(kind))
+    if kind == "class inductive":
+        k = _NON_SPACE_RE.search(skel, k).start() + len("inductive")  # type: ignore[union-attr]
+    if kind == "instance":
+        p = _NON_SPACE_RE.search(skel, k, e)
+        if p is not None and _PRIORITY_RE.match(skel, p.start()):
+            k = src._close_of(p.start(), e)
+    doc_tok = src._doc_before(c.code_start) if c.start != c.code_start else None
     line, col = src.line_col(head)
-    end_line = code[last].line
-    common = dict(
+    common: dict[str, Any] = dict(
         namespace=ns,
         modifiers=tuple(mods),
         attributes=tuple(attrs),
         doc=doc_tok.text if doc_tok else None,
         start=c.start,
         head=head,
-        keyword=kw_tok.start,
-        end=c.end,
+        keyword=kw,
+        end=e,
         line=line,
         column=col,
-        end_line=end_line,
+        end_line=src._last_line(e),
         opens=opens,
-        tokens=(c.first, c.last),
         in_mutual=in_mutual,
         outer_start=outer_start,
+        code_start=c.code_start,
+        _source=src,
     )
     if kind == "alias":
-        return _aliases(src, k, last, kind, common)
+        return _aliases(src.code_between(k, e), kind, common)
     name_tok = None
-    if kind != "example" and k <= last and code[k].kind == IDENT and not code[k].is_word("where", "extends"):
-        name_tok = code[k]
-        k += 1
-        # universe parameters `.{u, v}` right after the name
-        if k + 1 <= last and code[k].text == "." and code[k].start == name_tok.end and code[k + 1].text == "{":
-            k = _skip_brackets(code, k + 1, last)
-    s_end, delim, p_start = _statement_end(code, k, last, kind)
-    statement_end = code[s_end - 1].end if s_end - 1 >= 0 and s_end - 1 >= c.first else kw_tok.end
-    proof = (code[p_start].start, c.end) if p_start is not None and p_start <= last else None
-    delimiter_span = (code[s_end].start, code[s_end].end) if delim else None
+    if kind != "example":
+        after = src._code_after(k, 3)
+        if after and after[0].start < e and after[0].kind == IDENT and not after[0].is_word("where", "extends"):
+            name_tok = after[0]
+            k = name_tok.end
+            # universe parameters `.{u, v}` right after the name
+            if len(after) == 3 and after[1].text == "." and after[1].start == k and after[2].text == "{":
+                k = src._close_of(after[2].start, e)
+    delim, d_start, d_end = _statement_end(src, k, e, kind)
+    statement_end = src._code_end(kw, d_start) if delim is not None else e
+    if delim == ":=":
+        body = _NON_SPACE_RE.search(skel, d_end, e)
+        proof = (body.start(), e) if body is not None else None
+    else:
+        proof = (d_start, e) if delim is not None else None
     name = name_tok.text if name_tok else None
     return [
         Declaration(
@@ -1111,22 +1461,21 @@ def _declaration(
             full_name=_full_name(ns, name) if name else None,
             name_span=(name_tok.start, name_tok.end) if name_tok else None,
             statement_end=statement_end,
-            delimiter=delim,
-            delimiter_span=delimiter_span,
+            delimiter=delim or "",
+            delimiter_span=(d_start, d_end) if delim else None,
             proof=proof,
-            **common,  # type: ignore[arg-type]
+            **common,
         )
     ]
 
 
-def _aliases(src: Source, k: int, last: int, kind: str, common: dict) -> list[Declaration]:
+def _aliases(code: Sequence[Token], kind: str, common: dict[str, Any]) -> list[Declaration]:
     """``alias a := t`` and ``alias ⟨a, b⟩ := t_iff`` (``_`` skipped)."""
-    code = src.code
-    eq = next((j for j in range(k, last + 1) if code[j].text == ":="), None)
+    eq = next((j for j in range(len(code)) if code[j].text == ":="), None)
     if eq is None:
         return []
-    names = [t for t in code[k:eq] if t.kind == IDENT and t.text != "_"]
-    proof = (code[eq + 1].start, common["end"]) if eq + 1 <= last else None
+    names = [t for t in code[:eq] if t.kind == IDENT and t.text != "_"]
+    proof = (code[eq + 1].start, common["end"]) if eq + 1 < len(code) else None
     out = []
     for t in names:
         out.append(
@@ -1135,7 +1484,7 @@ def _aliases(src: Source, k: int, last: int, kind: str, common: dict) -> list[De
                 name=t.text,
                 full_name=_full_name(common["namespace"], t.text),
                 name_span=(t.start, t.end),
-                statement_end=code[eq - 1].end,
+                statement_end=code[eq - 1].end if eq > 0 else common["keyword"] + len(kind),
                 delimiter=":=",
                 delimiter_span=(code[eq].start, code[eq].end),
                 proof=proof,
@@ -1152,10 +1501,23 @@ _TERM_BINDERS = frozenset({"let", "have", "haveI", "letI", "let_fun", "let_delay
 _TACTIC_BINDERS = frozenset({"obtain", "set", "replace"})
 _INDUCTIVE_KINDS = frozenset({"inductive", "class inductive", "coinductive"})
 _DERIVING_KINDS = frozenset({"structure", "inductive", "class", "class inductive"})
+_STATEMENT_WORDS = _TERM_BINDERS | _TACTIC_BINDERS | {"match", "fun", "by", "where", "deriving"}
+# The tokens a statement's end depends on, read on `Source._skel`: a bracket group with no bracket inside
+# (one step), brackets, `:=`, `|`, `=>`, `←`, `λ` (not inside a longer symbol: `::=`, `||`, `|>`, `<|>`,
+# `<=>`, `<->`) and the words above.
+_STATEMENT_RE = re.compile(
+    rf"(?P<flat>[{_OPEN_CLASS}][^{_OPEN_CLASS}{_CLOSE_CLASS}]*[{_CLOSE_CLASS}])"
+    rf"|(?P<open>[{_OPEN_CLASS}])|(?P<close>[{_CLOSE_CLASS}])"
+    r"|(?P<assign>(?<!:):=)|(?P<bar>(?<![<|])\|(?![|>]))|(?P<arrow>(?<![<>=!:])=>)|(?P<larrow>←|<-(?!>))"
+    r"|(?P<lam>λ)"
+    rf"|{_HIT_BEFORE}(?P<word>{_word_alternation(sorted(_STATEMENT_WORDS))}){_AFTER_WORD}"
+)
+_BAR_NEXT_RE = re.compile(r"\s*\|(?![|>])")
 
 
-def _statement_end(code: Sequence[Token], k: int, last: int, kind: str) -> tuple[int, str, int | None]:
-    """(index of the first token after the statement, delimiter, index where the body starts).
+def _statement_end(src: Source, k: int, e: int, kind: str) -> tuple[str | None, int, int]:
+    """(delimiter, its start, its end) of the statement that starts at offset ``k`` (after the name); delimiter
+    None when the statement runs to ``e``, ``""`` for ``deriving``.
 
     Read the way Lean's parser reads a declaration: the type is a term, and it ends at the first token outside
     brackets that cannot continue it: a ``:=`` that no ``let`` / ``have`` (or, after a ``by``, ``obtain`` /
@@ -1165,81 +1527,89 @@ def _statement_end(code: Sequence[Token], k: int, last: int, kind: str) -> tuple
     ``match`` or ``fun |`` in the type, a ``|`` is an alternative of that term; a ``let f : A → B`` may take
     alternatives instead of ``:=``. Not followed: ``calc`` steps and ``do`` reassignments (``x := v``) in a type.
     """
+    skel = src._skel
     depth = 0
     pending = 0  # binders of the type still waiting for their `:=`
     alts = tactics = False  # `|` belongs to a `match` / `fun` of the type; a `by` block is open in the type
     inductive = kind in _INDUCTIVE_KINDS
-    opens, closes = _OPEN_BRACKETS, _CLOSE_BRACKETS
-    for j in range(k, last + 1):
-        t = code[j]
-        s = t.text
-        if t.kind == IDENT:
-            if depth:
-                continue
+    for m in _STATEMENT_RE.finditer(skel, k, e):
+        g = m.lastgroup
+        if g == "flat":
+            continue
+        if g == "open":
+            depth += 1
+            continue
+        if g == "close":
+            depth = max(0, depth - 1)
+            continue
+        if depth:
+            continue
+        j = m.start()
+        if g == "word":
+            if _CHECK_BEFORE_RE.match(skel, j - 1) and not src._token_starts_at(j):
+                continue  # inside an identifier (`h2have`)
+            s = m.group()
             if s in _TERM_BINDERS or (tactics and s in _TACTIC_BINDERS):
                 pending += 1
             elif s == "match":
                 alts = True
             elif s == "fun":
-                alts = alts or (j < last and code[j + 1].text == "|")
+                alts = alts or _BAR_NEXT_RE.match(skel, m.end(), e) is not None
             elif s == "by":
                 tactics = True
             elif s == "where":
-                return j, "where", j
+                return "where", j, m.end()
             elif s == "deriving" and kind in _DERIVING_KINDS:
-                return j, "", j
-            continue
-        if t.kind != SYMBOL:
-            continue
-        if s in opens and opens[s] is not None:
-            depth += 1
-        elif s in closes:
-            depth = max(0, depth - 1)
-        elif depth:
-            continue
-        elif s == ":=":
+                return "", j, j
+        elif g == "assign":
             if not pending:
-                return j, ":=", j + 1
+                return ":=", j, m.end()
             pending -= 1
-        elif s == "λ":
-            alts = alts or (j < last and code[j + 1].text == "|")
-        elif s in ("←", "<-") and pending:  # `let x ← e` (in a `do` block)
-            pending -= 1
-        elif s == "|":
+        elif g == "lam":
+            alts = alts or _BAR_NEXT_RE.match(skel, m.end(), e) is not None
+        elif g == "larrow":
+            if pending:  # `let x ← e` (in a `do` block)
+                pending -= 1
+        elif g == "bar":
             if inductive and not (pending or alts):
-                return j, "|", j
-            if (j == k or code[j - 1].line != t.line) and _starts_alternative(code, j, last):
+                return "|", j, m.end()
+            if _first_on_line(skel, k, j) and _starts_alternative(src, m.end(), e):
                 if pending:  # `let f : ℕ → ℕ` then `| 0 => …`
                     pending -= 1
                     alts = True
                 elif not alts:
-                    return j, "|", j
-    return last + 1, "", None
+                    return "|", j, m.end()
+    return None, e, e
 
 
-def _starts_alternative(code: Sequence[Token], j: int, last: int) -> bool:
-    """The ``|`` at ``code[j]`` starts a match alternative (``| pat, pat => rhs``, patterns may span lines): a
+def _first_on_line(skel: str, k: int, j: int) -> bool:
+    """No code before offset ``j`` on its line, or none between the statement's start ``k`` and ``j``."""
+    return _NON_SPACE_RE.search(skel, k, j) is None or _NON_SPACE_RE.search(skel, skel.rfind("\n", 0, j) + 1, j) is None
+
+
+def _starts_alternative(src: Source, a: int, e: int) -> bool:
+    """The ``|`` before ``a`` starts a match alternative (``| pat, pat => rhs``, patterns may span lines): a
     ``=>`` follows outside brackets before any ``:=``, ``fun`` or ``match`` (``|a| ≤ |b| := …`` is a value)."""
+    skel = src._skel
     depth = 0
-    for x in range(j + 1, last + 1):
-        t = code[x]
-        s = t.text
-        if t.kind == IDENT:
-            if not depth and s in ("fun", "match"):
-                return False
+    for m in _STATEMENT_RE.finditer(skel, a, e):
+        g = m.lastgroup
+        if g == "flat":
             continue
-        if t.kind != SYMBOL:
-            continue
-        if s in _OPEN_BRACKETS and _OPEN_BRACKETS[s] is not None:
+        if g == "open":
             depth += 1
-        elif s in _CLOSE_BRACKETS:
+        elif g == "close":
             depth = max(0, depth - 1)
         elif depth:
             continue
-        elif s == "=>":
+        elif g == "arrow":
             return True
-        elif s in (":=", "λ"):
+        elif g in ("assign", "lam"):
             return False
+        elif g == "word" and m.group() in ("fun", "match"):
+            j = m.start()
+            if not (_CHECK_BEFORE_RE.match(skel, j - 1) and not src._token_starts_at(j)):
+                return False
     return False
 
 
@@ -1255,13 +1625,13 @@ def _full_name(ns: str, name: str) -> str:
 
 def code_tokens(text: str) -> list[Token]:
     """The code tokens of ``text`` (no comments, no doc comments)."""
-    return [t for t in tokenize(text) if t.is_code]
+    return Source(text).code
 
 
 def token_texts(text: str) -> tuple[str, ...]:
     """The code of ``text`` as a token sequence: the form in which statements are compared (whitespace and
     comments do not matter, a space between two identifiers does)."""
-    return tuple(t.text for t in tokenize(text) if t.is_code)
+    return tuple(t.text for t in Source(text).code)
 
 
 def split_header(text: str) -> tuple[str, str, int]:
