@@ -172,3 +172,16 @@ def test_report_of_a_run_with_no_attempt_yet(tmp_path: Path, capsys) -> None:
         pass
     assert main(["report", str(tmp_path), "--no-plots"]) == 0
     assert "attempts: none yet" in capsys.readouterr().out
+
+
+def test_batch_takes_algorithm_as_prove_does() -> None:
+    """README: `prover batch ... --algorithm mps`; batch refused the flag (only `prove` had it)."""
+    from prover.cli import build_parser
+    from prover.cli.batch import _overrides
+    from prover.cli.prove import overrides_from_args
+
+    parser = build_parser()
+    batch = parser.parse_args(["batch", "--benchmark", "minif2f", "--out", "r", "--algorithm", "mps"])
+    assert _overrides(batch)["search.algorithm"] == "mps"
+    prove = parser.parse_args(["prove", "--statement", "theorem t : True := by", "--algorithm", "mps"])
+    assert overrides_from_args(prove)["search.algorithm"] == "mps"

@@ -125,3 +125,5 @@ def test_batch_mode_repair_records_stage(config_file: Path, monkeypatch: pytest.
     report = json.loads((run / "report.json").read_text())
     assert report["stages"]["stages"] == {"automation": 2}
     assert report["stages"]["accuracy_vs_samples"]["2"] == 1.0
+    page = (run / "report.html").read_text()
+    assert "<h2>Whole-proof stages</h2>" in page and "<td class=l>automation</td><td>2</td>" in page

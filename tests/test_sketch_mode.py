@@ -314,6 +314,8 @@ def test_batch_and_prove_cli_in_sketch_mode(tmp_path: Path, capsys) -> None:
     report = json.loads((run / "report.json").read_text())
     assert report["stages"]["subgoals_closed"] == {"automation": 2}
     assert list(report["stages"]["altered"]) == ["u"] and "x = 7" in report["stages"]["altered"]["u"]["statement"]
+    page = (run / "report.html").read_text()  # the same tables in the HTML report, the model's text escaped
+    assert "Sub-goals closed by stage" in page and "Sketches that changed the statement" in page and "x = 7" in page
     printed = capsys.readouterr()
     assert "sketches that changed the statement: 1 theorem(s)" in printed.out + printed.err
     assert "sub-goals closed by stage: automation 2" in printed.out + printed.err

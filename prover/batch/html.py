@@ -318,6 +318,27 @@ def theorem_table(rows: Sequence[dict[str, Any]]) -> str:
     return "".join(out)
 
 
+def _stages_section(sg: dict[str, Any] | None) -> list[str]:
+    """Whole-proof modes (whole / repair / hybrid / sketch): which stage closed each proof, APOLLO's accuracy
+    vs samples, the sub-goals each stage closed, and the statements sketches changed."""
+    if not sg:
+        return []
+    out = ["<h2>Whole-proof stages</h2>"]
+    modes = ", ".join(f"{k} {v}" for k, v in sg["modes"].items())
+    out.append(table(["", ""], [["attempts by mode", modes], ["samples", sg["samples"]], ["tokens", sg["tokens"]]],
+                     "kv"))  # fmt: skip
+    out += ["<h3>Proofs by the stage that closed them</h3>",
+            table(["stage", "proofs"], sg["stages"].items()) if sg["stages"] else "<p>none yet</p>"]  # fmt: skip
+    acc = sg["accuracy_vs_samples"]
+    out += ["<h3>Solved within N samples</h3>", table(["samples", "solved"], [[b, pct(v)] for b, v in acc.items()])]
+    if sg.get("subgoals_closed"):
+        out += ["<h3>Sub-goals closed by stage</h3>", table(["stage", "sub-goals"], sg["subgoals_closed"].items())]
+    if sg.get("altered"):
+        rows = [[name, e["sketches"], e.get("statement") or "?"] for name, e in sg["altered"].items()]
+        out += ["<h3>Sketches that changed the statement</h3>", table(["theorem", "sketches", "first statement"], rows)]
+    return out
+
+
 def render_run(rep: dict[str, Any], rows: Sequence[dict[str, Any]], images: dict[str, str], answer_text: dict) -> str:
     """``report.html`` of one run."""
     K = rep["attempts_per_theorem"]
@@ -427,6 +448,7 @@ def render_run(rep: dict[str, Any], rows: Sequence[dict[str, Any]], images: dict
             ],
         ]
     body += ["<h2>Cost and faults</h2>", table(["", ""], cost, "kv")]
+    body += _stages_section(rep.get("stages"))
 
     body += ["<h2>Theorems</h2>", theorem_table(rows)]
     if rep["known_issues"]:

@@ -100,7 +100,8 @@ def _register_batch(sub: argparse._SubParsersAction) -> None:
 
     cfg = p.add_argument_group("configuration")
     add_options(
-        cfg, "--config", "--set", "--mode", "--preset", "--backend", "--model", "--max-expansions", "--time-limit"
+        cfg, "--config", "--set", "--mode", "--preset", "--backend", "--model", "--algorithm", "--max-expansions",
+        "--time-limit",
     )
     p.set_defaults(func=run_batch_cmd)
 

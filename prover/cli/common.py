@@ -54,6 +54,10 @@ _OPTIONS: dict[str, tuple[dict[str, Any], str | None]] = {
         },
         "mode",
     ),
+    "--algorithm": (
+        {"choices": ["best_first", "mps"], "help": "search algorithm (search.algorithm)"},
+        "search.algorithm",
+    ),
     "--max-expansions": ({"type": int, "metavar": "N", "help": "search.max_expansions"}, "search.max_expansions"),
     "--time-limit": (
         {"type": float, "metavar": "SECONDS", "help": "wall time per attempt (search.time_limit)"},

@@ -44,8 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_options(cfg, "--config", "--set", "--mode", "--preset", "--backend", "--model")
     cfg.add_argument("--device", help="generator device (generator.device: auto | cpu | cuda)")
     cfg.add_argument("-n", "--num-samples", type=int, metavar="N", help="tactics per expansion (generator.num_samples)")
-    cfg.add_argument("--algorithm", choices=["best_first", "mps"], help="search algorithm (search.algorithm)")
-    add_options(cfg, "--max-expansions")
+    add_options(cfg, "--algorithm", "--max-expansions")
     cfg.add_argument("--max-lean-calls", type=int, metavar="N", help="search.max_lean_calls")
     cfg.add_argument("--max-depth", type=int, metavar="N", help="search.max_depth")
     add_options(cfg, "--time-limit")
@@ -68,7 +67,6 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
     own = {
         "generator.device": args.device,
         "generator.num_samples": args.num_samples,
-        "search.algorithm": args.algorithm,
         "search.max_lean_calls": args.max_lean_calls,
         "search.max_depth": args.max_depth,
         "search.tactic_timeout": args.tactic_timeout,
