@@ -382,6 +382,43 @@ def x := #s.card + #{a | a ∈ s}
 
 
 
+def test_compfiles_problem_and_determine_are_declarations() -> None:
+    # compfiles' ProblemExtraction.lean (compfiles 2f9ff30): `declModifiers "problem " declId declSig declVal`
+    # elaborates a `theorem`, `declModifiers "determine " declId optDeclSig declVal` an `abbrev`; both, and
+    # `problem_file`, are keywords only where that module is imported.
+    body = """problem_file { tags := [.Algebra] }
+
+namespace Imo2019P1
+
+snip begin
+lemma helper : True := trivial
+snip end
+
+noncomputable determine solution_set : Set (ℤ → ℤ) := { f | ∀ z, f z = 0 }
+
+problem imo2019_p1 (f : ℤ → ℤ) : f ∈ solution_set ↔ ∀ z, f z = 0 := by
+  rfl
+
+end Imo2019P1
+"""
+    text = "import Mathlib.Tactic\nimport ProblemExtraction\n\n" + body
+    src = scan(text)
+    assert [c.kind for c in src.commands] == [
+        "problem_file", "namespace", "snip", "lemma", "snip", "determine", "problem", "end",
+    ]
+    assert [(d.kind, d.full_name, d.modifiers, d.delimiter) for d in src.declarations] == [
+        ("lemma", "Imo2019P1.helper", (), ":="),
+        ("abbrev", "Imo2019P1.solution_set", ("noncomputable",), ":="),
+        ("theorem", "Imo2019P1.imo2019_p1", (), ":="),
+    ]
+    thm = src.declarations[-1]
+    assert text[thm.keyword : thm.statement_end] == "problem imo2019_p1 (f : ℤ → ℤ) : f ∈ solution_set ↔ ∀ z, f z = 0"
+    assert thm.is_theorem
+    # without the import `problem` is an identifier like any other
+    plain = scan("import Mathlib.Tactic\n\n" + body)
+    assert [d.full_name for d in plain.declarations] == ["Imo2019P1.helper"]
+
+
 def test_percent_commands_end_the_command_before_them() -> None:
     # Mathlib/Util/CompileInductive.lean (mathlib4 2f65ba7) declares `elab tk:"compile_inductive% " i:ident :
     # command` and `"compile_def% "`; Lean core declares `"gen_injective_theorems% "` (Lean/Parser/Command.lean).

@@ -593,10 +593,21 @@ _SKIM_BRACES_RE = re.compile(_code_run("{}") + f"(?:{_SPECIALS}|(?P<open>\\{{)|(
 _HIT_BEFORE = f"(?:(?<![G-Zg-z_{_LETTERLIKE}.`])|(?<=\\.\\.)|(?<=\\|>\\.))"
 _AFTER_WORD = f"(?![{_ID_REST}])(?!\\.[{_ID_FIRST}«])"
 _CHECK_BEFORE_RE = re.compile(f"[0-9a-fA-F!?'{_SUBSCRIPT}]")
-_HIT_RE = re.compile(
-    f"{_HIT_BEFORE}(?P<kw>{_word_alternation(sorted(_START_WORDS))}){_AFTER_WORD}"
-    r"|(?P<hash>#[A-Za-z_][A-Za-z0-9_!?]*)"
-)
+
+
+def _hit_re(words: frozenset[str]) -> re.Pattern[str]:
+    return re.compile(
+        f"{_HIT_BEFORE}(?P<kw>{_word_alternation(sorted(words))}){_AFTER_WORD}|(?P<hash>#[A-Za-z_][A-Za-z0-9_!?]*)"
+    )
+
+
+_HIT_RE = _hit_re(_START_WORDS)
+# compfiles' ProblemExtraction.lean (compfiles 2f9ff30) declares `declModifiers "problem " declId declSig declVal`
+# (elaborated as a `theorem`), `declModifiers "determine " declId optDeclSig declVal` (as an `abbrev`) and
+# `"problem_file " (term)?` as commands: keywords only in files that import it (every problem file does).
+_COMPFILES_KINDS = {"problem": "theorem", "determine": "abbrev"}
+_COMPFILES_MODULE = "ProblemExtraction"
+_HIT_RE_COMPFILES = _hit_re(_START_WORDS | frozenset(_COMPFILES_KINDS) | {"problem_file"})
 _BRACKET_RE = re.compile(r"@\[|%\[|#\[|``?\(|`\[|\$\(|[([{⦃⟨⟦⁅‹)\]}⦄⟩⟧⁆›]")
 _OPEN_CHARS = "([{⦃⟨⟦⁅‹"
 _CLOSE_CHARS = ")]}⦄⟩⟧⁆›"
@@ -934,14 +945,15 @@ class Source:
         """Command keywords and ``#`` commands after the header (where a token of that text starts)."""
         skel, text = self._skel, self.text
         out: list[_Item] = []
-        for m in _HIT_RE.finditer(skel, self.header.end):
+        hits = _HIT_RE_COMPFILES if _COMPFILES_MODULE in self.header.modules else _HIT_RE
+        for m in hits.finditer(skel, self.header.end):
             a = m.start()
             if m.lastgroup == "hash":
                 word = m.group()[1:]
                 if word in HASH_COMMANDS or (len(word) > 2 and (a == 0 or text[a - 1] == "\n")):
                     out.append(_Item(a, m.end(), m.group(), "hash"))
                     continue
-                m = _HIT_RE.match(skel, a + 1)  # `#` alone, then maybe a command word (`#axiom`)
+                m = hits.match(skel, a + 1)  # `#` alone, then maybe a command word (`#axiom`)
                 if m is None or m.lastgroup != "kw":
                     continue
                 a = a + 1
@@ -1155,7 +1167,7 @@ def _split_commands(src: Source) -> list[Command]:
     for a, b in merged:
         e = src._code_end(a, b)
         kind, kw = _command_kind(src, a, e, items, by_start, closes)
-        in_prefix = kind not in DECL_KINDS and _ends_in_in(skel, a, e)
+        in_prefix = kind not in DECL_KINDS and kind not in _COMPFILES_KINDS and _ends_in_in(skel, a, e)
         d = src._doc_before(a)
         out.append(Command(kind, d.start if d is not None else a, e, in_prefix, a, src, kw))
     return out
@@ -1233,7 +1245,7 @@ def _command_kind(
             nxt = items[nk] if nk < len(items) else None
             if nxt is not None and nxt.text == "inductive" and _NON_SPACE_RE.search(skel, it.end, nxt.start) is None:
                 return "class inductive", it.start
-        if w in COMMAND_KEYWORDS:
+        if w in COMMAND_KEYWORDS or w in _COMPFILES_KINDS or w == "problem_file":
             return w, it.start
         break
     if skel.startswith("@[", a):
@@ -1321,7 +1333,7 @@ def _declarations(src: Source) -> tuple[list[Declaration], list[str], list[tuple
                 stack[-1].opens.extend(names)
             else:
                 root_opens.extend(names)
-        elif kind in DECL_KINDS or kind == "class inductive":
+        elif kind in DECL_KINDS or kind == "class inductive" or kind in _COMPFILES_KINDS:
             in_mutual = any(s.kind == "mutual" for s in stack)
             outer = prefix_start if prefix_start is not None else c.start
             out.extend(_declaration(src, c, namespace(), tuple(current_opens() + temp_opens), in_mutual, outer))
@@ -1406,9 +1418,10 @@ def _declaration(
         nxt = _NON_SPACE_RE.search(skel, pos, e)
         pos = nxt.start() if nxt is not None else e
     kw = c._keyword
-    kind = "class inductive" if c.kind == "class inductive" else _IDENT_RE.match(src.text, kw).group()  # type: ignore[union-attr]
+    word = "class" if c.kind == "class inductive" else _IDENT_RE.match(src.text, kw).group()  # type: ignore[union-attr]
+    kind = "class inductive" if c.kind == "class inductive" else _COMPFILES_KINDS.get(word, word)
     head = kw if head is None else head
-    k = kw + (len("class") if kind == "class inductive" else len(kind))
+    k = kw + len(word)
     if kind == "class inductive":
         k = _NON_SPACE_RE.search(skel, k).start() + len("inductive")  # type: ignore[union-attr]
     if kind == "instance":
