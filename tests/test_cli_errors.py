@@ -212,3 +212,12 @@ def test_no_beam_search_warning_without_a_model(tmp_path: Path, capsys) -> None:
     assert "decodes deterministically" in capsys.readouterr().err  # the default: ReProver, beam search
     assert main([*args, "--backend", "automation"]) == 0
     assert "decodes deterministically" not in capsys.readouterr().err
+
+
+def test_a_bad_value_of_a_converted_flag_names_the_flag(tmp_path: Path, capsys) -> None:
+    """`--kinds rw,foo` was blamed on "the command line (mutate.kinds)"."""
+    from prover.cli import main
+
+    assert main(["data", "mutate", "--source", str(tmp_path), "--out", str(tmp_path / "o"), "--kinds", "rw,foo"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("prover data mutate: error: --kinds rw,foo: mutate.kinds") and err.count("\n") == 1

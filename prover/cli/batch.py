@@ -64,7 +64,8 @@ def _register_batch(sub: argparse._SubParsersAction) -> None:
     what.add_argument(
         "--known-issues",
         choices=["mark", "skip", "include"],
-        help="statements flagged false/vacuous: mark = run and report apart (default), skip = leave out",
+        help="statements flagged false/vacuous: mark = run and report apart (default), skip = leave out, "
+        "include = treat them like the rest",
     )
     what.add_argument(
         "--answers",
