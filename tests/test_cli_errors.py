@@ -185,3 +185,39 @@ def test_batch_takes_algorithm_as_prove_does() -> None:
     assert _overrides(batch)["search.algorithm"] == "mps"
     prove = parser.parse_args(["prove", "--statement", "theorem t : True := by", "--algorithm", "mps"])
     assert overrides_from_args(prove)["search.algorithm"] == "mps"
+
+
+def test_a_model_path_that_is_not_there_says_so(tmp_path: Path) -> None:
+    """`--model /data/ckpt/fnal` failed with huggingface_hub's "Repo id must be in the form 'repo_name' or
+    'namespace/repo_name'"."""
+    from prover.models import build_generator
+    from prover.models.config import GeneratorConfig
+    from prover.models.errors import ModelLoadError
+
+    for name in (str(tmp_path / "runs" / "final"), "runs/sft/fnal", "./ckpt"):
+        with pytest.raises(ModelLoadError, match=r"no such folder$"):
+            build_generator(GeneratorConfig(backend="hf", model=name, device="cpu"))
+
+
+def test_no_beam_search_warning_without_a_model(tmp_path: Path, capsys) -> None:
+    """`--backend automation -k 2` was told to set generator.decoding=sample: there is no model to sample."""
+    import json
+
+    from prover.cli import main
+
+    bench = tmp_path / "b.jsonl"
+    bench.write_text(json.dumps({"name": "a", "formal_statement": "theorem a : True := by"}) + "\n")
+    args = ["batch", "--benchmark", str(bench), "--out", str(tmp_path / "r"), "--dry-run", "-k", "2"]
+    assert main(args) == 0
+    assert "decodes deterministically" in capsys.readouterr().err  # the default: ReProver, beam search
+    assert main([*args, "--backend", "automation"]) == 0
+    assert "decodes deterministically" not in capsys.readouterr().err
+
+
+def test_a_bad_value_of_a_converted_flag_names_the_flag(tmp_path: Path, capsys) -> None:
+    """`--kinds rw,foo` was blamed on "the command line (mutate.kinds)"."""
+    from prover.cli import main
+
+    assert main(["data", "mutate", "--source", str(tmp_path), "--out", str(tmp_path / "o"), "--kinds", "rw,foo"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("prover data mutate: error: --kinds rw,foo: mutate.kinds") and err.count("\n") == 1

@@ -64,7 +64,8 @@ def _register_batch(sub: argparse._SubParsersAction) -> None:
     what.add_argument(
         "--known-issues",
         choices=["mark", "skip", "include"],
-        help="statements flagged false/vacuous: mark = run and report apart (default), skip = leave out",
+        help="statements flagged false/vacuous: mark = run and report apart (default), skip = leave out, "
+        "include = treat them like the rest",
     )
     what.add_argument(
         "--answers",
@@ -224,7 +225,9 @@ def run_batch_cmd(args: argparse.Namespace) -> int:
         print(f"prover batch: {estimate}", file=sys.stderr)
     _warn_lean_version(sel.theorems, config, args.benchmark)
     g = config.generator
-    if b.attempts > 1 and (g.decoding == "beam" or g.temperature == 0):
+    # (the automation backend has no model to sample from: its attempts repeat whatever the decoding says)
+    sampled = config.uses_step_model and g.backend != "automation"
+    if b.attempts > 1 and sampled and (g.decoding == "beam" or g.temperature == 0):
         print(
             "prover batch: warning: the generator decodes deterministically (beam search / temperature 0), so the "
             f"{b.attempts} attempts of a theorem will mostly repeat each other; for pass@k set "

@@ -119,9 +119,11 @@ def config_overrides(args: argparse.Namespace, extra: Mapping[str, Any] | None =
 def _flag_of(args: argparse.Namespace, key: str, value: Any) -> str:
     """The command's own flag that gave ``key`` its value (``batch.workers`` ← ``--workers``), by name."""
     dest = key.rsplit(".", 1)[-1]
-    if getattr(args, dest, None) == value:
-        return "--" + dest.replace("_", "-")
-    return f"the command line ({key})"
+    given = getattr(args, dest, None)
+    if given is None:
+        return f"the command line ({key})"
+    # a flag whose text became another value (``--kinds rw,foo`` → a list) is quoted as typed
+    return "--" + dest.replace("_", "-") + ("" if given == value else f" {given}")
 
 
 def load_config_from_args(args: argparse.Namespace, extra: Mapping[str, Any] | None = None) -> Any:

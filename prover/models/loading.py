@@ -93,6 +93,11 @@ def explain_load_error(e: BaseException, what: str, name: str, device: str = "")
             f"out of memory loading {what} {name!r}{where}: use a smaller model, dtype=bfloat16, or device=cpu"
         )
     msg = _first_line(e)
+    # A hub id is NAMESPACE/NAME: a name written as a path that is not there is a typo of a local folder, and
+    # the hub's own complaint ("Repo id must be in the form ...") would only confuse.
+    as_path = name.startswith(("/", "./", "../", "~")) or name.count("/") > 1
+    if as_path and not os.path.exists(os.path.expanduser(name)):
+        return ModelLoadError(f"cannot load {what} {name!r}: no such folder")
     missing = (
         "couldn't connect" in msg.lower()
         or "cannot find the requested files" in msg.lower()
