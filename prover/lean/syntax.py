@@ -195,35 +195,41 @@ class _Lines:
 def _lex_code(text: str, i: int, stop: int, lines: _Lines, out: list[Token], limit: int = -1) -> None:
     """Append the tokens of the code ``text[i:stop]`` (no comment, string or char literal in it) to ``out``
     (at most ``limit`` of them)."""
-    match, new = _CODE_TOKEN_RE.match, _new_token
+    match, new, count, rfind, append = _CODE_TOKEN_RE.match, _new_token, text.count, text.rfind, out.append
+    kinds = _CODE_KINDS
+    line, line_start, last = lines.line, lines.line_start, lines.last  # `_Lines.at`, inlined (the hot loop)
+    if i < last:
+        line, col = lines.at(i)
+        line_start, last = i - col, i
     prev_end, prev_text = -1, ""
     while limit:
         m = match(text, i, stop)
         kind = m.lastgroup  # type: ignore[union-attr]
         if kind == "eof":
-            return
+            break
         i, j = m.start(kind), m.end()  # type: ignore[union-attr,arg-type]
-        if kind == "id":
-            k = IDENT
-        elif kind == "sym":
-            k = SYMBOL
-        elif kind == "num":
-            k = NUMBER
+        k = kinds[kind]  # type: ignore[index]
+        if kind == "num":
             if prev_end == i and prev_text == ".":  # a field index `x.2.1`: digits only
                 j = _DIGITS_RE.match(text, i).end()  # type: ignore[union-attr]
-        elif kind == "name":
-            k = NAME
-        else:  # "#word": one token for a known `#` command (or any `#word` at the start of a line)
-            k = SYMBOL
+        elif kind == "hash":  # one token for a known `#` command (or any `#word` at the start of a line)
             word = text[i + 1 : j]
             if not (word in HASH_COMMANDS or (len(word) > 2 and (i == 0 or text[i - 1] == "\n"))):
                 j = i + 1
-        line, col = lines.at(i)
+        nl = count("\n", last, i)
+        if nl:
+            line += nl
+            line_start = rfind("\n", last, i) + 1
+        last = i
         s = text[i:j]
-        out.append(new(Token, (k, s, i, j, line, col)))
+        append(new(Token, (k, s, i, j, line, i - line_start)))
         prev_end, prev_text = j, s
         i = j
         limit -= 1
+    lines.line, lines.line_start, lines.last = line, line_start, last
+
+
+_CODE_KINDS = {"id": IDENT, "sym": SYMBOL, "num": NUMBER, "name": NAME, "hash": SYMBOL}
 
 
 # Where Lean reads a string literal as an interpolated string (`interpolatedStr(term)`, whose `{…}` hold terms
@@ -596,8 +602,11 @@ _CHECK_BEFORE_RE = re.compile(f"[0-9a-fA-F!?'{_SUBSCRIPT}]")
 
 
 def _hit_re(words: frozenset[str]) -> re.Pattern[str]:
+    # the lookahead on the first characters first: most positions fail there, before any lookbehind (2x faster)
+    first = re.escape("".join(sorted({w[0] for w in words} | {"#"})))
     return re.compile(
-        f"{_HIT_BEFORE}(?P<kw>{_word_alternation(sorted(words))}){_AFTER_WORD}|(?P<hash>#[A-Za-z_][A-Za-z0-9_!?]*)"
+        f"(?=[{first}])(?:{_HIT_BEFORE}(?P<kw>{_word_alternation(sorted(words))}){_AFTER_WORD}"
+        r"|(?P<hash>#[A-Za-z_][A-Za-z0-9_!?]*))"
     )
 
 
@@ -1518,12 +1527,14 @@ _STATEMENT_WORDS = _TERM_BINDERS | _TACTIC_BINDERS | {"match", "fun", "by", "whe
 # The tokens a statement's end depends on, read on `Source._skel`: a bracket group with no bracket inside
 # (one step), brackets, `:=`, `|`, `=>`, `←`, `λ` (not inside a longer symbol: `::=`, `||`, `|>`, `<|>`,
 # `<=>`, `<->`) and the words above.
+_STATEMENT_FIRST = re.escape("".join(sorted({w[0] for w in _STATEMENT_WORDS} | set(":|=←<λ"))))
 _STATEMENT_RE = re.compile(
-    rf"(?P<flat>[{_OPEN_CLASS}][^{_OPEN_CLASS}{_CLOSE_CLASS}]*[{_CLOSE_CLASS}])"
+    rf"(?=[{_OPEN_CLASS}{_CLOSE_CLASS}{_STATEMENT_FIRST}])"  # most positions fail here, before any lookbehind
+    rf"(?:(?P<flat>[{_OPEN_CLASS}][^{_OPEN_CLASS}{_CLOSE_CLASS}]*[{_CLOSE_CLASS}])"
     rf"|(?P<open>[{_OPEN_CLASS}])|(?P<close>[{_CLOSE_CLASS}])"
     r"|(?P<assign>(?<!:):=)|(?P<bar>(?<![<|])\|(?![|>]))|(?P<arrow>(?<![<>=!:])=>)|(?P<larrow>←|<-(?!>))"
     r"|(?P<lam>λ)"
-    rf"|{_HIT_BEFORE}(?P<word>{_word_alternation(sorted(_STATEMENT_WORDS))}){_AFTER_WORD}"
+    rf"|{_HIT_BEFORE}(?P<word>{_word_alternation(sorted(_STATEMENT_WORDS))}){_AFTER_WORD})"
 )
 _BAR_NEXT_RE = re.compile(r"\s*\|(?![|>])")
 
