@@ -232,3 +232,18 @@ def test_verbose_after_the_command() -> None:
     assert parser.parse_args(["-vv", "check", "F.lean"]).verbose == 2
     assert parser.parse_args(["data", "export", "x", "--kind", "sft", "--out", "o", "-vv"]).verbose == 2
     assert parser.parse_args(["prove", "--statement", "theorem t : True := by"]).verbose == 0
+
+
+def test_a_file_system_error_is_one_line(tmp_path: Path, capsys) -> None:
+    """`prover data export RUN --out /proc/nope` ended in a FileNotFoundError traceback."""
+    from prover.batch.store import ResultStore
+    from prover.cli import main
+
+    with ResultStore.in_run_dir(tmp_path / "run"):
+        pass
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "sft"  # under a file: mkdir fails
+    args = ["data", "export", str(tmp_path / "run"), "--kind", "sft", "--out", str(out), "--no-holdout"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.splitlines()  # a note that the run saved no graphs, then the error
+    assert err[-1] == f"prover data export: error: {out}: Not a directory" and "Traceback" not in "".join(err)

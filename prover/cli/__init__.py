@@ -63,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     except LeanException as e:
         print(f"prover {command}: error: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # the file system said no (a path, permissions, a full disk): one line; -vv: where
+        logging.getLogger("prover.cli").debug("%s failed", command, exc_info=True)
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"prover {command}: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"prover {command}: interrupted", file=sys.stderr)
         return 130
