@@ -221,3 +221,14 @@ def test_a_bad_value_of_a_converted_flag_names_the_flag(tmp_path: Path, capsys) 
     assert main(["data", "mutate", "--source", str(tmp_path), "--out", str(tmp_path / "o"), "--kinds", "rw,foo"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("prover data mutate: error: --kinds rw,foo: mutate.kinds") and err.count("\n") == 1
+
+
+def test_verbose_after_the_command() -> None:
+    """`prover check F.lean -v` was refused ("unrecognized arguments: -v"): -v was only known before the command."""
+    from prover.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["check", "F.lean", "-v"]).verbose == 1
+    assert parser.parse_args(["-vv", "check", "F.lean"]).verbose == 2
+    assert parser.parse_args(["data", "export", "x", "--kind", "sft", "--out", "o", "-vv"]).verbose == 2
+    assert parser.parse_args(["prove", "--statement", "theorem t : True := by"]).verbose == 0

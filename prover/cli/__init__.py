@@ -27,7 +27,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in SUBCOMMANDS:
         importlib.import_module(f"prover.cli.{name}").register(sub)
+    _accept_verbose(sub)
     return parser
+
+
+def _accept_verbose(sub: argparse._SubParsersAction) -> None:
+    """``-v`` after the command too (``prover check F.lean -v``), in every subcommand and action."""
+    for p in set(sub.choices.values()):
+        p.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more logging (-vv: debug)")
+        for a in p._actions:  # the actions of `data`, `index`, `train`
+            if isinstance(a, argparse._SubParsersAction):
+                _accept_verbose(a)
 
 
 def main(argv: list[str] | None = None) -> int:
