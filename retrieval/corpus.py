@@ -51,7 +51,8 @@ from retrieval.lean_source import (
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 4  # 4: generated names (to_additive, fields, constructors), alias statements
+FORMAT_VERSION = 5  # 4: generated names (to_additive, fields, constructors), alias statements; 5: the scanner
+# of ac98e94 (`WORD%` commands end a declaration; compfiles' `problem`/`determine` are declarations)
 CORPUS_JSON = "corpus.json"
 CORPUS_NPZ = "corpus.npz"
 DEFAULT_EXCLUDE = ("test", "tests", "scripts", ".lake", "lake-packages", ".git", "lakefile.lean", "build")
