@@ -27,8 +27,9 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
+from prover.attempt import ProofAttempt
 from prover.lean import syntax
 from prover.lean.env import LeanEnv
 from prover.lean.types import CheckResult, Message, TacticState, Theorem
@@ -89,6 +90,19 @@ class Budget:
 
     def time_left(self) -> float | None:
         return None if self.time_limit is None else max(0.0, self.time_limit - (time.monotonic() - self.start))
+
+    def record(self, attempt: ProofAttempt, stats: dict[str, Any], expansions: int | None, t0: float) -> ProofAttempt:
+        """What was spent, into ``attempt`` and its ``stats`` (the whole-proof and sketch modes record the same)."""
+        attempt.samples = self.samples
+        attempt.tokens = self.prompt_tokens + self.completion_tokens
+        attempt.lean_calls = self.lean_calls
+        stats.update(lean_calls=self.lean_calls, samples=self.samples, prompt_tokens=self.prompt_tokens,
+                     completion_tokens=self.completion_tokens)  # fmt: skip
+        if expansions is not None:
+            attempt.expansions = expansions
+        attempt.stats = stats
+        attempt.time = time.monotonic() - t0
+        return attempt
 
     def spend(self, cands: list[ProofCandidate]) -> None:
         self.samples += len(cands)

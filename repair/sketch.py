@@ -427,18 +427,8 @@ class SketchMode:
                 what = ", ".join(f"{k} ×{v}" for k, v in self._infra.items())
                 attempt.status = "error"
                 attempt.error = f"{next(iter(self._infra))}: Lean failed on sketches ({what}); they were not checked"
-        attempt.samples = budget.samples
-        attempt.tokens = budget.prompt_tokens + budget.completion_tokens
-        attempt.lean_calls = budget.lean_calls
-        stats["lean_calls"] = budget.lean_calls
-        stats["samples"] = budget.samples
-        stats["prompt_tokens"] = budget.prompt_tokens
-        stats["completion_tokens"] = budget.completion_tokens
-        if self.subgoal_prover is not None:
-            attempt.expansions = self.subgoal_prover.expansions
-        attempt.stats = stats
-        attempt.time = time.monotonic() - t0
-        return attempt
+        expansions = None if self.subgoal_prover is None else self.subgoal_prover.expansions
+        return budget.record(attempt, stats, expansions, t0)
 
 
 def _better(a: SketchResult, b: SketchResult) -> bool:

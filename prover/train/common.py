@@ -235,7 +235,8 @@ def progress_callback() -> Any:
 
 
 def prepare_run(out: Path, kind: str, data_dir: Path | str | None, model: str, cfg: TrainConfig, force: bool) -> bool:
-    """Check ``out`` belongs to this run (or is new); returns True when ``out/final`` is already complete."""
+    """Check ``out`` belongs to this run (or is new); returns True (and says so) when ``out/final`` is already
+    complete."""
     out = Path(out)
     info = {"kind": kind, "data": str(Path(data_dir).resolve()) if data_dir else None, "model": model}
     run_file = out / RUN_FILE
@@ -254,6 +255,7 @@ def prepare_run(out: Path, kind: str, data_dir: Path | str | None, model: str, c
     elif out.exists() and any(out.iterdir()) and not force:
         raise UserError(f"{out} exists and is not a training run directory; use a new --out (or --force)")
     if (out / FINAL / CHECKPOINT_INFO).is_file() and not force:
+        say(f"{out}/final is complete; nothing to do")
         return True
     if is_main_process():
         out.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,6 @@ def train_critic(
 
     out = Path(out)
     if prepare_run(out, "critic", data_dir, model_name, cfg, force):
-        say(f"{out}/final is complete; nothing to do")
         return {}
     train, valid, manifest = load_splits(data_dir, "critic")
     regression = cfg.critic.objective == "regression"

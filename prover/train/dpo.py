@@ -37,7 +37,6 @@ def train_dpo(
 
     out = Path(out)
     if prepare_run(out, "dpo", data_dir, model_name, cfg, force):
-        say(f"{out}/final is complete; nothing to do")
         return {}
     if architecture(model_name, cfg) != "causal":
         raise UserError(f"{model_name}: DPO needs a causal (decoder-only) model; trl's DPO has no encoder-decoder path")

@@ -38,7 +38,6 @@ def train_sft(
     """Train ``model_name`` on the sft export in ``data_dir`` into ``out`` (resumes); returns the metrics."""
     out = Path(out)
     if prepare_run(out, "sft", data_dir, model_name, cfg, force):
-        say(f"{out}/final is complete; nothing to do")
         return {}
     train, valid, manifest = load_splits(data_dir, "sft", accepts=("whole",))
     train, valid = train.select_columns(COLUMNS), valid.select_columns(COLUMNS) if valid is not None else None
