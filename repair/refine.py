@@ -33,7 +33,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from repair.tree import CLOSE, OPEN, Block, Item, Source, masked_text, parse
+from repair.tree import CLOSE, OPEN, Block, Item, Source, bracket_depth, masked_text, parse
 
 # Tactic names that cannot continue a term on the line above (so a deeper line starting with one is a new
 # tactic). Names that are also terms (`rfl`, `trivial`, `decide`, `funext`, `fun`, `sorry`, `id`) are left out.
@@ -99,16 +99,6 @@ def _sub_in_proofs(text: str, pattern: re.Pattern[str], repl: Callable[[re.Match
     return text
 
 
-def _depth_at(masked: str, start: int, pos: int) -> int:
-    depth = 0
-    for c in masked[start:pos]:
-        if c in OPEN:
-            depth += 1
-        elif c in CLOSE:
-            depth = max(0, depth - 1)
-    return depth
-
-
 _LEAN3_COMMA_LINE = re.compile(
     r"(?m)^[ \t]*(?:simp|simp_all|norm_num|linarith|nlinarith|intro|intros|rw|rwa|cases|induction|split|exact|"
     r"apply|refine|unfold|field_simp|ring|ring_nf|norm_cast|push_cast|exact_mod_cast|existsi|constructor|"
@@ -127,7 +117,7 @@ def _lean3_comma_lines(text: str) -> list[int]:
             if re.search(r"[∀∃λ]|(?<![\w'])fun(?![\w'])", line):
                 continue
             comma = m.end() - len(line) + line.rstrip().rfind(",")
-            if _depth_at(masked, a, comma) == 0:
+            if bracket_depth(masked, a, comma) == 0:
                 out.append(comma)
     return out
 
@@ -220,7 +210,7 @@ def lean3_comma_by(text: str) -> str:
         head = masked[line_start : m.start()].lstrip()
         if not re.match(r"(have|show|suffices|obtain|haveI)\b", head):
             continue
-        if _depth_at(masked, line_start, m.start()) != 0:
+        if bracket_depth(masked, line_start, m.start()) != 0:
             continue
         edits.append((m.start(), m.end(), " := by" if m.group(2) == "by" else " :="))
     for a, b, new in reversed(edits):
@@ -332,7 +322,7 @@ def _misindented(src: Source, item: Item) -> tuple[int, int, int] | None:
         if (
             c > col
             and not inside_nested
-            and _depth_at(m, item.start, j) == 0
+            and bracket_depth(m, item.start, j) == 0
             and _starts_tactic(m, j)
             and not _expects_more(m[item.start : prev_end])
         ):

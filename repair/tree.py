@@ -371,7 +371,8 @@ def _scan_item(src: Source, start: int, limit: int, col: int, in_brackets: bool)
     return src.last_code_before(stop, start)
 
 
-def _bracket_depth(masked: str, start: int, pos: int) -> int:
+def bracket_depth(masked: str, start: int, pos: int) -> int:
+    """Bracket depth at ``pos`` counted from ``start`` (masked text: comments and strings blanked)."""
     depth = 0
     for c in masked[start:pos]:
         if c in OPEN:
@@ -418,7 +419,7 @@ def _parse_nested(src: Source, item: Item) -> None:
         else:
             assert mb is not None
             o0, o1, kind = mb.start(), mb.end(), "by"
-        inside = _bracket_depth(m, s, o0) > 0
+        inside = bracket_depth(m, s, o0) > 0
         limit = _bracket_limit(m, o1, e) if inside else e
         if kind == "arm":
             limit = min(limit, _next_arm(src, o1, limit, m.rfind("|", s, o0)))
