@@ -117,6 +117,43 @@ def request_key(req: dict[str, Any]) -> str:
     return json.dumps(req, sort_keys=True, ensure_ascii=False)
 
 
+def read_records(path: Path, error: type[Exception]) -> Iterator[tuple[int, dict[str, Any], dict[str, Any]]]:
+    """``(line number, record, its request)`` of each non-blank line of a recording file (the REPL's and the
+    models' share the format); a line that is not a record raises ``error``."""
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                req = rec["request"]
+            except (ValueError, KeyError, TypeError) as e:
+                raise error(f"{path}:{n}: not a recording line ({e})") from e
+            yield n, rec, req
+
+
+class Answers:
+    """Recorded answers by key: the k-th time a key is asked, its k-th answer (the last one again once they
+    run out). Thread-safe."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, list[dict[str, Any]]] = {}
+        self._next: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def add(self, key: str, rec: dict[str, Any]) -> None:
+        self._by_key.setdefault(key, []).append(rec)
+
+    def take(self, key: str) -> dict[str, Any] | None:
+        recs = self._by_key.get(key)
+        if not recs:
+            return None
+        with self._lock:
+            i = self._next.get(key, 0)
+            self._next[key] = i + 1
+        return recs[min(i, len(recs) - 1)]
+
+
 class Recording:
     """A loaded recording, indexed by request content; shared by the `ReplayProcess` objects of a pool."""
 
@@ -124,40 +161,21 @@ class Recording:
         self.path = Path(path)
         if not self.path.is_file():
             raise LeanSetupError(f"replay file not found: {self.path}")
-        self._by_key: dict[str, list[dict[str, Any]]] = {}
-        self._by_header: dict[str, list[dict[str, Any]]] = {}
-        self._next: dict[tuple[str, str], int] = {}
-        self._lock = threading.Lock()
+        self._requests = Answers()
+        self._headers = Answers()
         self.lean_version: str | None = None
-        with self.path.open(encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                    req = rec["request"]
-                except (ValueError, KeyError, TypeError) as e:
-                    raise LeanSetupError(f"{self.path}:{n}: not a recording line ({e})") from e
-                if "header" in rec:
-                    self._by_header.setdefault(rec["header"], []).append(rec)
-                else:
-                    self._by_key.setdefault(request_key(req), []).append(rec)
-                self.lean_version = rec.get("lean_version") or self.lean_version
-
-    def _take(self, space: str, key: str, table: dict[str, list[dict[str, Any]]]) -> dict[str, Any] | None:
-        recs = table.get(key)
-        if not recs:
-            return None
-        with self._lock:
-            i = self._next.get((space, key), 0)
-            self._next[(space, key)] = i + 1
-        return recs[min(i, len(recs) - 1)]
+        for _, rec, req in read_records(self.path, LeanSetupError):
+            if "header" in rec:
+                self._headers.add(rec["header"], rec)
+            else:
+                self._requests.add(request_key(req), rec)
+            self.lean_version = rec.get("lean_version") or self.lean_version
 
     def answer(self, req: dict[str, Any]) -> dict[str, Any] | None:
-        return self._take("req", request_key(req), self._by_key)
+        return self._requests.take(request_key(req))
 
     def header(self, header: str) -> dict[str, Any] | None:
-        return self._take("header", header, self._by_header)
+        return self._headers.take(header)
 
 
 class ReplayProcess(ReplBase):

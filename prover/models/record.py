@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from prover.lean.record import get_recorder
+from prover.lean.record import Answers, get_recorder, read_records
 from prover.models.errors import GenerationError
 from prover.models.filters import Completion
 from prover.models.prompts import Messages
@@ -84,23 +84,14 @@ class ReplayBackend:
         self.model = model
         if not self.path.is_file():
             raise GenerationError(f"model replay file not found: {self.path}")
-        self._by_key: dict[str, list[dict[str, Any]]] = {}
-        self._next: dict[str, int] = {}
+        self._answers = Answers()
         self._lock = threading.Lock()
-        with self.path.open(encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                    req = rec["request"]
-                except (ValueError, KeyError, TypeError) as e:
-                    raise GenerationError(f"{self.path}:{n}: not a recording line ({e})") from e
-                if not isinstance(req, dict) or req.get("kind") != KIND:
-                    continue
-                if "error" not in rec and not isinstance((rec.get("response") or {}).get("completions"), list):
-                    raise GenerationError(f"{self.path}:{n}: a model answer without a 'completions' list")
-                self._by_key.setdefault(_key(req), []).append(rec)
+        for n, rec, req in read_records(self.path, GenerationError):
+            if not isinstance(req, dict) or req.get("kind") != KIND:
+                continue
+            if "error" not in rec and not isinstance((rec.get("response") or {}).get("completions"), list):
+                raise GenerationError(f"{self.path}:{n}: a model answer without a 'completions' list")
+            self._answers.add(_key(req), rec)
         self.requests = 0
 
     def complete(
@@ -110,19 +101,15 @@ class ReplayBackend:
         return [self._one(p, n, s) for p, s in zip(prompts, seeds, strict=True)]
 
     def _one(self, prompt: str | Messages, n: int, seed: int | None) -> list[Completion]:
-        key = _key(request_of(self.model, prompt, n, seed))
-        recs = self._by_key.get(key)
-        if not recs:
+        rec = self._answers.take(_key(request_of(self.model, prompt, n, seed)))
+        if rec is None:
             shown = prompt if isinstance(prompt, str) else (prompt[-1].get("content", "") if prompt else "")
             raise ModelReplayMismatch(
                 f"model request not in the recording {self.path} (model {self.model}, n={n}, seed={seed}): "
                 f"{' '.join(str(shown).split())[:200]}"
             )
         with self._lock:
-            i = self._next.get(key, 0)
-            self._next[key] = i + 1
             self.requests += 1
-        rec = recs[min(i, len(recs) - 1)]
         if "error" in rec:
             raise GenerationError(f"[replayed] {rec['error'].get('message', '')}")
         return [
