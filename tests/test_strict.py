@@ -38,7 +38,7 @@ from prover.lean.strict import (
     parse_comparator_output,
     strict_checks,
 )
-from prover.lean.types import LeanSetupError, LeanTimeout, Theorem
+from prover.lean.types import LeanCrashed, LeanSetupError, LeanTimeout, Theorem
 
 REPO = Path(__file__).resolve().parents[1]
 COMPARATOR_DOUBLE = REPO / "tests" / "double" / "comparator_double.py"
@@ -139,6 +139,10 @@ def test_parse_comparator_output(case: str, rc: int, out: str, err: str, ok: int
     assert v.ok is bool(ok) and v.setup_error is bool(setup), v
     if why:
         assert v.reason and why in v.reason, v.reason
+    # killed by a signal (directly, or as `lake env`'s shell reports it): neither a verdict nor a setup error
+    for rc in (-9, 137):
+        v = parse_comparator_output(rc, run_lines(f"Building {C}", f"Building {S}"), "", challenge=C, solution=S)
+        assert v.crashed and not v.ok and not v.setup_error, v
     # a zero exit without comparator's last line is not a pass
     assert not parse_comparator_output(0, PROGRESS, "", challenge=C, solution=S).ok
 
@@ -229,6 +233,9 @@ def test_invocation_and_verdicts(strict_project: Path, monkeypatch: pytest.Monke
     assert not v.ok and v.reason == "strict: uses the axiom helper, which is not permitted"
     monkeypatch.setenv("COMPARATOR_DOUBLE_CASE", "challenge-build")
     with pytest.raises(LeanSetupError, match="could not check the original statement"):
+        checker.check(JOB, ["propext"])
+    monkeypatch.setenv("COMPARATOR_DOUBLE_CASE", "killed")  # no verdict: an infrastructure failure, redone
+    with pytest.raises(LeanCrashed, match="comparator was killed"):
         checker.check(JOB, ["propext"])
     monkeypatch.setenv("COMPARATOR_DOUBLE_CASE", "sleep:5")
     with pytest.raises(LeanTimeout):

@@ -47,7 +47,7 @@ from prover.lean.project import (
     toolchain_dir,
     toolchain_version,
 )
-from prover.lean.types import LeanSetupError, LeanTimeout, Theorem
+from prover.lean.types import LeanCrashed, LeanSetupError, LeanTimeout, Theorem
 
 COMPARATOR_PACKAGE = "Comparator"
 COMPARATOR_URL = "https://github.com/leanprover/comparator"
@@ -73,6 +73,7 @@ class StrictVerdict:
     reason: str | None = None
     stage: str = ""  # the last step it reached: build challenge / export challenge / build solution / ...
     setup_error: bool = False
+    crashed: bool = False  # killed by a signal (out of memory, segfault): no verdict, the check is to be redone
 
 
 _STAGES = (
@@ -81,6 +82,7 @@ _STAGES = (
     (re.compile(r"^Running Lean default kernel on solution"), "kernel"),
     (re.compile(r"^Running nanoda kernel on solution"), "kernel"),
 )
+_SIGNAL_EXITS = (134, 137, 139)  # 128 + SIGABRT / SIGKILL / SIGSEGV, as a shell (`lake env`) reports them
 _UNCAUGHT = re.compile(r"uncaught exception:\s*(.*)", re.S)
 _EXPLAIN = (
     (re.compile(r"Illegal axiom detected: '(.+?)'"), "uses the axiom {0}, which is not permitted"),
@@ -113,6 +115,9 @@ def parse_comparator_output(
     m = _UNCAUGHT.search(text)
     message = (m.group(1) if m else text.splitlines()[-1] if text else f"exit status {returncode}").strip()
     message = message.splitlines()[0] if message else message
+    if returncode < 0 or returncode in _SIGNAL_EXITS:  # the OOM killer, a segfault: says nothing of the proof
+        return StrictVerdict(False, f"comparator was killed ({stage}, exit status {returncode}): {message}", stage,
+                             crashed=True)  # fmt: skip
     if stage in ("start", "build challenge", "export challenge"):
         # the challenge is the trusted statement and already elaborated in the REPL: a failure here is the
         # checker's setup (sandbox, binaries, project), not the proof's
@@ -292,6 +297,8 @@ class ComparatorChecker:
                 )
             finally:
                 self._clean(key)
+        if verdict.crashed:
+            raise LeanCrashed(f"strict mode: {verdict.reason}")
         if verdict.setup_error:
             raise LeanSetupError(f"strict mode: {verdict.reason}")
         return verdict
