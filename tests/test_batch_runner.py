@@ -131,6 +131,8 @@ def test_config_change_is_refused_unless_forced(tmp_path: Path) -> None:
     run(tmp_path, names="ab", **{"batch.attempts": 1})
     with pytest.raises(UserError, match=r"another configuration \(search.max_expansions: 500 -> 7\)"):
         run(tmp_path, names="ab", **{"batch.attempts": 1, "search.max_expansions": 7})
+    with pytest.raises(UserError, match=r"another configuration \(mode: 'step' -> 'repair'\)"):  # results would mix
+        run(tmp_path, names="ab", **{"batch.attempts": 1, "mode": "repair"})
     runner = BatchRunner(
         cfg(**{"search.max_expansions": 7}),
         theorems(["a"]),

@@ -882,6 +882,9 @@ def config_fingerprint(config: ProverConfig) -> dict[str, Any]:
     """Every setting that can change what a run measures; a resume with other values is refused."""
     data = json.loads(config.model_dump_json())
     fp = {k: data.get(k) for k in FINGERPRINT_SECTIONS}
+    fp["mode"] = config.mode
+    if config.mode != "step":  # the whole-proof modes' models and budgets (irrelevant to a step-mode run)
+        fp |= {k: data.get(k) for k in ("whole", "repair", "sketch")}
     fp["lean"] = {k: data["lean"].get(k) for k in FINGERPRINT_LEAN} | lean_versions(config)
     fp["batch"] = {"seed": config.batch.seed}  # attempt i samples with seed + i
     return fp
