@@ -59,6 +59,7 @@ class AutomationResult:
     by_entry: dict[int, str] = field(default_factory=dict)  # sorry index → portfolio entry that closed it
     calls: int = 0
     timeouts: int = 0
+    crashes: int = 0  # Lean crashed on an entry (the env recovers; the attempt, if unproved, is an error)
     stopped: str | None = None  # "budget" when the budget cut the portfolio short
 
 
@@ -88,6 +89,7 @@ def run_portfolio(
                 res.calls += 1
                 continue
             except LeanException:
+                res.crashes += 1
                 res.calls += 1
                 continue
             res.calls += 1

@@ -154,6 +154,7 @@ class RepairLoop:
         self.screen = screen
         self.gate = gate or env.check  # the soundness gate (the agent's wraps answer-free theorems)
         self.seed = seed
+        self.crashes = 0  # Lean crashes met in automation (survived): an unproved attempt with any is an error
 
     # -- gate ------------------------------------------------------------------------------------
 
@@ -275,6 +276,7 @@ class RepairLoop:
             timeout=self.config.automation_timeout,
             can_continue=lambda: self.budget.exhausted() is None,
         )
+        self.crashes += auto.crashes
         for k, tac in auto.closed.items():
             fills[k], used[k] = tac, "automation"
         open_ = [k for k in range(len(order)) if k not in fills]

@@ -77,6 +77,8 @@ class SearchSubgoalProver:
             seed=self.seed,
         )
         self.expansions += result.stats.expansions
+        if not result.proved and result.stats.crashes:  # as in step mode: crashes make an unproved try an error
+            raise LeanCrashed(f"the step prover's search on a sub-goal met {result.stats.crashes} Lean crash(es)")
         return result.graph.proof_tactics() if result.proved else None
 
 
@@ -175,6 +177,8 @@ class WholeProofMode:
             if best is None or _better(res, best):
                 best = res
         stats["repaired"] = repaired
+        if loop.crashes:  # Lean crashed on automation tactics (survived): the unproved attempt is an error
+            infra["LeanCrashed"] += loop.crashes
         if best is not None:
             stats["rounds"] = best.rounds
             stats["closed"] = dict(best.closed)

@@ -330,6 +330,8 @@ class SketchMode:
                     res.closed_without_clear = sum(out2.closed.values())
                     res.closed.update(out2.closed)
                     out = out2
+        if loop.crashes and not out.proved:  # survived crashes in automation: this sketch was not fully tried
+            self._infra["LeanCrashed"] += loop.crashes
         return self._result(res, out)
 
     def _stop(self, res: SketchResult, kind: str, why: str) -> SketchResult:

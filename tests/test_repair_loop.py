@@ -232,6 +232,18 @@ def test_infrastructure_failure_is_never_a_final_failed(tmp_path: Path) -> None:
     assert att.stats["infrastructure"] == {"LeanCrashed": cfg.repair.samples}
 
 
+def test_a_crash_in_automation_makes_an_unproved_attempt_an_error(tmp_path: Path) -> None:
+    # the only automation tactic kills the REPL (the env recovers) and nothing else closes the sorry: the sorry
+    # was never really tried, so the attempt is an `error` redone on resume, not a final `failed`
+    scr = script({"nlinarith [h]": {"error": "linarith failed"}, "boom": {"crash": True}})
+    cfg, env = make_env(tmp_path, scr)
+    cfg = cfg.model_copy(update={"mode": "repair", "repair": RepairConfig(automation=["boom"], samples=1)})
+    with env, Agent(cfg, env=env, proof_generator=ScriptedProofs({"t": [BROKEN]})) as agent:
+        att = agent.prove(THM)
+    assert att.status == "error" and att.error.startswith("LeanCrashed"), (att.status, att.error)
+    assert att.stats["infrastructure"]["LeanCrashed"] >= 1
+
+
 def test_sorry_states_survive_a_crash(tmp_path: Path) -> None:
     # the first portfolio tactic kills the REPL; the env rebuilds the sorry's proof state by elaborating the
     # text again (ReplEnv.elaborate handles) and the second tactic closes it
