@@ -17,7 +17,7 @@ import textwrap
 from dataclasses import dataclass
 
 from repair.edits import Edit, apply_edits
-from repair.tree import Block, DeclTree, Item, ProofFile, Source, innermost, parse
+from repair.tree import Block, DeclTree, Item, ProofFile, Source, bracket_depth, innermost, parse
 
 
 class SpliceError(ValueError):
@@ -95,15 +95,7 @@ def _flat(lines: list[str]) -> bool:
 
 
 def _in_brackets(src: Source, d: DeclTree | None, offset: int) -> bool:
-    if d is None:
-        return False
-    depth = 0
-    for c in src.masked[d.statement_end : offset]:
-        if c in "([{⟨⦃":
-            depth += 1
-        elif c in ")]}⟩⦄":
-            depth = max(0, depth - 1)
-    return depth > 0
+    return d is not None and bracket_depth(src.masked, d.statement_end, offset) > 0
 
 
 def splice(text: str, fills: list[Fill]) -> str:

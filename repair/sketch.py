@@ -453,5 +453,7 @@ def sketch_then(sketch: SketchMode, other: Any, theorem: Theorem, seed: int = 0)
         return first
     att = other.prove(theorem, seed, budget)
     att.stats = {**att.stats, "sketch": first.stats}
+    if first.status == "error" and att.status == "failed":  # sketches Lean never judged: still to be redone
+        att.status, att.error = "error", first.error
     att.time = time.monotonic() - t0
     return att

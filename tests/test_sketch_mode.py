@@ -375,6 +375,25 @@ def test_lean_timing_out_on_a_sketch_is_an_error_not_a_failure(tmp_path: Path) -
     assert att.stats["infrastructure"] == {"LeanTimeout": 1} and att.stats["sketches"] == 1
 
 
+def test_hybrid_keeps_the_sketchs_infrastructure_error(tmp_path: Path) -> None:
+    # the sketch times out in Lean (never judged), then the whole-proof model has nothing usable: the attempt
+    # is an error to redo, not a final failure
+    class NoProofs:
+        def generate(self, theorems, n, *, feedback=None, seed=None):
+            return [[] for _ in theorems]
+
+        def close(self) -> None:
+            pass
+
+    tactics = {G0: {"have h₂ : 2 * x = 12 := by": {"sleep": 3}}}
+    cfg, env = make_run(tmp_path, {}, tactics, recorded(THM, DRAFT, [SKETCH2]),
+                        {"mode": "hybrid", "sketch.first_in_hybrid": True, "sketch.search": False,
+                         "lean.timeout": 1, "repair.samples": 1})  # fmt: skip
+    with env, Agent(cfg, env=env, generator=ScriptedGenerator({}), proof_generator=NoProofs()) as agent:
+        att = agent.prove(THM)
+    assert att.status == "error" and att.error.startswith("LeanTimeout"), (att.status, att.error)
+
+
 def test_whole_proof_model_on_a_placeholders_sub_lemma(tmp_path: Path) -> None:
     from prover.models.base import ProofCandidate
 
