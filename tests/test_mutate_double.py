@@ -205,6 +205,20 @@ def test_resume_with_other_arguments_is_refused(tmp_path: Path) -> None:
         run.run()
 
 
+def test_a_second_run_on_the_same_out_is_refused(tmp_path: Path) -> None:
+    from prover.runlock import RunLock
+
+    root = demo_tree(tmp_path)
+    corpus = Corpus.from_lean_sources([root], progress=False, workers=1)
+    cfg = _config(write_script(tmp_path, demo_script()))
+    (tmp_path / "out").mkdir()
+    with RunLock(tmp_path / "out", "prover data mutate"):  # another run holds it (flock: per open file)
+        run = MutationRun(cfg, root, tmp_path / "out", PremiseSource.build(corpus), progress=False, argv=["t"])
+        with pytest.raises(UserError, match="in use by another `prover data mutate`"):
+            run.run()
+    run.run()  # free again: it runs
+
+
 def test_an_option_lean_does_not_know_stops_the_run(tmp_path: Path) -> None:
     script = demo_script()
     # what Lean answers to `set_option NAME true in …` for an option it does not have (Lean.Elab.elabSetOption)

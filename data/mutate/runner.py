@@ -38,6 +38,7 @@ from prover.config import ProverConfig
 from prover.errors import UserError
 from prover.lean.config import LeanConfig
 from prover.lean.types import LeanSetupError
+from prover.runlock import RunLock
 
 log = logging.getLogger(__name__)
 
@@ -351,6 +352,8 @@ class MutationRun:
 
         t0 = time.perf_counter()
         summary = RunSummary()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(self.out_dir, "prover data mutate").acquire()  # one writer per output directory
         store = MutationStore.in_dir(self.out_dir)
         try:
             self._check_meta(store)
@@ -421,6 +424,7 @@ class MutationRun:
             write_outputs(store, self.out_dir, self.root, summary)
         finally:
             store.close()
+            lock.release()
         return summary
 
     def _check_meta(self, store: MutationStore) -> None:
